@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Set everything up and run the whole test suite, on pyspark 3.5.x and the newest 4.x.
+#
+# README quick start, second command; .ci/run runs exactly this. Needs python3 (>= 3.10) and a
+# JDK 17 with javac. As root it installs the Debian packages the tests use (prometheus,
+# prometheus-pushgateway) when they are missing.
+#   SPARKPROBE_SPARK_LINES="4.3.0"  bash scripts/test.sh -k wire    # one line, some tests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SPARK_LINES=${SPARKPROBE_SPARK_LINES:-"3.5.9 4.3.0"}
+
+command -v javac >/dev/null || { echo "scripts/test.sh: javac not found: install a JDK 17" >&2; exit 2; }
+if ! command -v promtool >/dev/null || ! command -v prometheus-pushgateway >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "== installing prometheus and prometheus-pushgateway (Debian packages)"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-pushgateway >/dev/null
+  else
+    echo "scripts/test.sh: prometheus/promtool/pushgateway missing; their tests skip (and fail under CI=true)" >&2
+  fi
+fi
+
+# One wheel for every Spark line: the jar inside is compiled once, against pyspark 4's jars.
+echo "== building the wheel (compiles the listener jar with javac)"
+python3 -m venv .venv-build
+.venv-build/bin/pip install -q --upgrade pip >/dev/null
+rm -rf dist && .venv-build/bin/pip wheel -q --no-deps -w dist .
+wheel=$(ls dist/sparkprobe-*.whl)
+
+status=0
+for line in $SPARK_LINES; do
+  venv=".venv-spark-$line"
+  echo "== pyspark $line: $venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --upgrade pip >/dev/null
+  "$venv/bin/pip" install -q "pyspark==$line" "${wheel}[test]"
+  # The src/ layout keeps the checkout off sys.path: the tests import the installed wheel.
+  SPARKPROBE_EXPECT_PYSPARK="$line" "$venv/bin/python" -m pytest "$@" || status=$?
+done
+echo "== static checks"
+.venv-spark-${SPARK_LINES##* }/bin/ruff check src tests benchmarks || status=1
+.venv-spark-${SPARK_LINES##* }/bin/mypy || status=1
+exit $status

@@ -1,0 +1,415 @@
+"""The agent: receives listener streams over TCP, keeps one :class:`AppState` per application.
+
+One asyncio loop on a background thread accepts any number of concurrent connections (one per
+Spark application, plus reconnects). Lines are decoded outside the lock and applied under it, so a
+Prometheus scrape (another thread) always sees whole events. Everything the agent refuses is
+counted: bad lines by reason, rejected connections by reason, apps and lines past the caps.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sparkprobe.analysis.state import AppState, Limits
+from sparkprobe.events import AppEnd, AppStart, Event
+from sparkprobe.outputs.logs import get_logger
+from sparkprobe.sources.wire import WIRE_VERSION, BadLine, decode_line, parse_hello
+
+__all__ = ["Agent", "AppRecord", "parse_hostport"]
+
+_READ_CHUNK = 256 * 1024
+_HELLO_TIMEOUT_S = 10.0
+
+
+def parse_hostport(value: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
+    """``"host:port"``, ``":port"`` or ``"port"`` → (host, port); raises ValueError with a clear text."""
+    host, sep, port = value.rpartition(":")
+    if not sep:
+        host, port = "", value
+    host = host.strip("[]") or default_host
+    try:
+        number = int(port)
+    except ValueError:
+        raise ValueError(f"not a HOST:PORT address: {value!r}") from None
+    if not 0 <= number <= 65535:
+        raise ValueError(f"port out of range in {value!r}")
+    return host, number
+
+
+@dataclass(slots=True)
+class AppRecord:
+    """One application as the agent holds it: its analyzer state plus transport facts."""
+
+    state: AppState
+    events_received: int = 0
+    connections: int = 0
+    connections_total: int = 0
+    #: Monotonic clock when the app ended (for retention); None while it runs.
+    ended_at: float | None = None
+    #: Monotonic clock when its last connection closed without the app ending.
+    disconnected_at: float | None = None
+    #: Set when the agent had to close the app itself (driver gone without ApplicationEnd).
+    closed_by_timeout: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Agent:
+    """Accepts listener connections and keeps the state of every application they report.
+
+    ``token``: required in every hello when set. ``retention_s``: how long a finished app keeps its
+    series. ``app_timeout_s``: an app whose driver disconnected without ApplicationEnd is closed
+    after this long. ``on_app_end`` is called (on the agent thread) with each finished app.
+    """
+
+    def __init__(
+        self,
+        *,
+        token: str = "",
+        retention_s: float = 300.0,
+        app_timeout_s: float = 300.0,
+        limits: Limits | None = None,
+        max_apps: int = 1000,
+        max_line_bytes: int = 1 << 20,
+        on_app_end: Callable[[AppRecord], None] | None = None,
+        on_finding: Callable[[AppRecord, dict[str, Any]], None] | None = None,
+    ) -> None:
+        """Configure; nothing listens until :meth:`start`."""
+        self.token = token
+        self.retention_s = retention_s
+        self.app_timeout_s = app_timeout_s
+        self.limits = limits or Limits()
+        self.max_apps = max_apps
+        self.max_line_bytes = max_line_bytes
+        self.on_app_end = on_app_end
+        self.on_finding = on_finding
+        self.lock = threading.RLock()
+        self.apps: dict[str, AppRecord] = {}
+        self.bad_lines: dict[str, int] = {}
+        self.rejected: dict[str, int] = {}
+        self.connections_open = 0
+        self.connections_total = 0
+        self.apps_dropped_over_limit = 0
+        self.apps_expired = 0
+        self._log = get_logger()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._server: asyncio.base_events.Server | None = None
+        self.address: tuple[str, int] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+        """Listen on ``host:port`` (0 picks a free port) and return the bound address.
+
+        Raises OSError (e.g. port in use) before returning, so callers can report it clearly.
+        """
+        loop = asyncio.new_event_loop()
+        ready: dict[str, Any] = {}
+        started = threading.Event()
+
+        def run() -> None:
+            asyncio.set_event_loop(loop)
+            try:
+                self._server = loop.run_until_complete(
+                    asyncio.start_server(self._handle, host, port, limit=_READ_CHUNK)
+                )
+                sock = self._server.sockets[0].getsockname()
+                ready["address"] = (sock[0], sock[1])
+            except OSError as exc:
+                ready["error"] = exc
+                started.set()
+                return
+            loop.create_task(self._housekeeping())
+            started.set()
+            loop.run_forever()
+
+        self._loop = loop
+        self._thread = threading.Thread(target=run, name="sparkprobe-agent", daemon=True)
+        self._thread.start()
+        started.wait()
+        if "error" in ready:
+            raise ready["error"]
+        self.address = ready["address"]
+        return ready["address"]
+
+    def stop(self) -> None:
+        """Stop listening and close every connection."""
+        loop = self._loop
+        if loop is None:
+            return
+
+        async def shutdown() -> None:
+            if self._server is not None:
+                self._server.close()
+            for task in asyncio.all_tasks():
+                if task is not asyncio.current_task():
+                    task.cancel()
+
+        try:
+            asyncio.run_coroutine_threadsafe(shutdown(), loop).result(timeout=5)
+        except Exception:  # noqa: BLE001 - stopping must not raise on a loop already gone
+            pass
+        loop.call_soon_threadsafe(loop.stop)
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+        self._loop = None
+
+    # ------------------------------------------------------------------ reading state
+    def app(self, app_id: str | None = None) -> AppRecord | None:
+        """The record of ``app_id``, or of the only/most recent app when None."""
+        with self.lock:
+            if app_id is not None:
+                return self.apps.get(app_id)
+            if not self.apps:
+                return None
+            return list(self.apps.values())[-1]
+
+    def snapshot(self, app_id: str | None = None, now_ms: int | None = None) -> dict[str, Any]:
+        """One app's figures in the report schema's app shape ({} when unknown)."""
+        with self.lock:
+            rec = self.app(app_id)
+            if rec is None:
+                return {}
+            return self.summarize(rec, now_ms)
+
+    def summarize(self, rec: AppRecord, now_ms: int | None = None) -> dict[str, Any]:
+        """The app's summary plus what the transport knows (events received, gap flags)."""
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        with self.lock:
+            out = rec.state.summary(now)
+            out["events_received"] = rec.events_received
+            out["incomplete"] = rec.closed_by_timeout or rec.state.listener_dropped > 0
+            out["closed_by_timeout"] = rec.closed_by_timeout
+            return out
+
+    # ------------------------------------------------------------------ feeding
+    def ingest(self, rec: AppRecord, events: list[Event]) -> None:
+        """Apply events to an app (the same path the TCP reader uses; tests may call it directly)."""
+        ended = False
+        with self.lock:
+            state = rec.state
+            for event in events:
+                state.apply(event)
+                rec.events_received += 1
+                if type(event) is AppEnd:
+                    ended = True
+            findings = state.take_new_findings()
+        for finding in findings:
+            self._report_finding(rec, finding)
+        if ended and rec.ended_at is None:
+            self._finish(rec)
+
+    def _report_finding(self, rec: AppRecord, finding: dict[str, Any]) -> None:
+        fields = {k: v for k, v in finding.items() if k not in ("kind", "message")}
+        self._log.warning(
+            finding["kind"], app_id=rec.state.app_id, app_name=rec.state.app_name, **fields
+        )
+        if self.on_finding is not None:
+            self.on_finding(rec, finding)
+
+    def _finish(self, rec: AppRecord) -> None:
+        rec.ended_at = time.monotonic()
+        s = self.summarize(rec)
+        self._log.info(
+            "app_ended",
+            app_id=s["app_id"],
+            app_name=s["app_name"],
+            executors_added=s["executors_added"],
+            tasks_succeeded=s["tasks"]["success"],
+            idle_core_seconds=round(s["idle_core_seconds"], 3),
+            cache_lost_blocks=s["cache_lost_blocks"],
+            cache_lost_bytes=s["cache_lost_bytes"],
+            incomplete=s["incomplete"],
+        )
+        if self.on_app_end is not None:
+            try:
+                self.on_app_end(rec)
+            except Exception as exc:  # noqa: BLE001 - an exporter failing must not stop the agent
+                self._log.error("app_end_hook_failed", app_id=s["app_id"], error=str(exc))
+
+    def _record_for(self, app_id: str) -> AppRecord | None:
+        with self.lock:
+            rec = self.apps.get(app_id)
+            if rec is None:
+                if len(self.apps) >= self.max_apps:
+                    self.apps_dropped_over_limit += 1
+                    return None
+                rec = self.apps[app_id] = AppRecord(AppState(app_id, self.limits))
+            return rec
+
+    def _count(self, table: dict[str, int], reason: str) -> None:
+        with self.lock:
+            table[reason] = table.get(reason, 0) + 1
+
+    # ------------------------------------------------------------------ the connection
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        peer = writer.get_extra_info("peername")
+        with self.lock:
+            self.connections_open += 1
+            self.connections_total += 1
+        rec: AppRecord | None = None
+        try:
+            rec = await self._handshake(reader, writer, peer)
+            if rec is not None:
+                await self._read_stream(reader, rec, peer)
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        except asyncio.CancelledError:
+            # Agent shutdown: end the connection quietly (re-raising makes asyncio log the
+            # cancelled handler task as an error).
+            pass
+        finally:
+            with self.lock:
+                self.connections_open -= 1
+                if rec is not None:
+                    rec.connections -= 1
+                    if rec.connections == 0 and rec.ended_at is None:
+                        rec.disconnected_at = time.monotonic()
+            writer.close()
+
+    async def _reject(self, writer: asyncio.StreamWriter, reason: str, error: str, peer: Any) -> None:
+        self._count(self.rejected, reason)
+        self._log.warning("connection_rejected", peer=str(peer), reason=reason, error=error)
+        writer.write(b'{"ok":false,"error":' + _json_str(error) + b"}\n")
+        await writer.drain()
+
+    async def _handshake(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, peer: Any
+    ) -> AppRecord | None:
+        try:
+            line = await asyncio.wait_for(reader.readline(), _HELLO_TIMEOUT_S)
+        except ValueError:  # a first line longer than the read limit: not a hello
+            line = b"x"
+        if not line:
+            return None
+        try:
+            hello = parse_hello(line)
+        except BadLine:
+            await self._reject(writer, "bad_hello", "first line is not a sparkprobe hello", peer)
+            return None
+        if hello.wire != WIRE_VERSION:
+            error = f"wire version {hello.wire} not supported; this agent speaks {WIRE_VERSION}"
+            await self._reject(writer, "wire_version", error, peer)
+            return None
+        if self.token and not hmac.compare_digest(hello.token.encode(), self.token.encode()):
+            await self._reject(writer, "bad_token", "bad token", peer)
+            return None
+        rec = self._record_for(hello.app_id) if hello.app_id else None
+        if hello.app_id and rec is None:
+            await self._reject(writer, "too_many_apps", f"agent tracks {self.max_apps} apps already", peer)
+            return None
+        writer.write(b'{"ok":true}\n')
+        await writer.drain()
+        if rec is None:
+            # No app id in the hello: the app is known from its first app_start line.
+            rec = AppRecord(AppState("", self.limits))
+            rec.extra["pending"] = True
+        with self.lock:
+            rec.connections += 1
+            rec.connections_total += 1
+            rec.disconnected_at = None
+        self._log.info(
+            "app_connected", app_id=rec.state.app_id, peer=str(peer), listener=hello.listener,
+            reconnect=rec.connections_total > 1,
+        )
+        return rec
+
+    async def _read_stream(self, reader: asyncio.StreamReader, rec: AppRecord, peer: Any) -> None:
+        buf = bytearray()
+        skipping = False  # inside a line longer than the cap: drop until its newline
+        logged_bad = False
+        while True:
+            chunk = await reader.read(_READ_CHUNK)
+            if not chunk:
+                break
+            buf += chunk
+            lines = buf.split(b"\n")
+            buf = bytearray(lines.pop())
+            if skipping and lines:
+                lines.pop(0)
+                skipping = False
+            if len(buf) > self.max_line_bytes:
+                buf.clear()
+                skipping = True
+                self._count(self.bad_lines, "too_long")
+            events: list[Event] = []
+            for line in lines:
+                if not line.strip():
+                    continue
+                if len(line) > self.max_line_bytes:
+                    self._count(self.bad_lines, "too_long")
+                    continue
+                try:
+                    events.append(decode_line(line))
+                except BadLine as exc:
+                    self._count(self.bad_lines, exc.reason)
+                    if not logged_bad:
+                        logged_bad = True
+                        self._log.warning(
+                            "bad_line", app_id=rec.state.app_id, peer=str(peer), reason=exc.reason,
+                            detail=exc.detail, note="logged once per connection; all are counted",
+                        )
+            if events:
+                rec = self._bind_pending(rec, events)
+                self.ingest(rec, events)
+
+    def _bind_pending(self, rec: AppRecord, events: list[Event]) -> AppRecord:
+        """A connection without an app id in its hello gets its record from its first app_start."""
+        if not rec.extra.get("pending"):
+            return rec
+        for event in events:
+            if type(event) is AppStart and event.app_id:
+                found = self._record_for(event.app_id)
+                if found is not None:
+                    with self.lock:
+                        found.connections += 1
+                        found.connections_total += 1
+                    rec.extra.pop("pending")
+                    rec.connections -= 1
+                    return found
+        return rec
+
+    # ------------------------------------------------------------------ housekeeping
+    async def _housekeeping(self) -> None:
+        while True:
+            await asyncio.sleep(1.0)
+            try:
+                self.sweep(time.monotonic(), int(time.time() * 1000))
+            except Exception as exc:  # noqa: BLE001 - housekeeping must keep running
+                self._log.error("housekeeping_failed", error=str(exc))
+
+    def sweep(self, mono_now: float, now_ms: int) -> None:
+        """Live idle findings, close apps whose driver vanished, drop apps past retention."""
+        to_close: list[AppRecord] = []
+        with self.lock:
+            for app_id, rec in list(self.apps.items()):
+                if rec.ended_at is not None:
+                    if mono_now - rec.ended_at > self.retention_s:
+                        del self.apps[app_id]
+                        self.apps_expired += 1
+                    continue
+                rec.state.check_idle(now_ms)
+                if rec.disconnected_at is not None and mono_now - rec.disconnected_at > self.app_timeout_s:
+                    to_close.append(rec)
+        for rec in to_close:
+            self._log.warning(
+                "app_closed_by_timeout", app_id=rec.state.app_id,
+                note="driver disconnected without ApplicationEnd; figures end at its last event",
+            )
+            rec.closed_by_timeout = True
+            self.ingest(rec, [AppEnd(time=rec.state.last_time)])
+        with self.lock:
+            pending = [(rec, rec.state.take_new_findings()) for rec in self.apps.values()]
+        for rec, findings in pending:
+            for finding in findings:
+                self._report_finding(rec, finding)
+
+
+def _json_str(text: str) -> bytes:
+    return json.dumps(text).encode()

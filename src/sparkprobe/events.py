@@ -1,0 +1,310 @@
+"""Typed events: the one vocabulary shared by the live wire decoder and the event-log reader.
+
+Every source turns what it reads into these records, and the analyzer consumes nothing else, so a
+live stream and the event log of the same run go through exactly the same analysis code.
+
+Field names are the wire names (docs/wire-format.md): a wire line ``{"k": "task_end", ...}`` carries
+the fields of :class:`TaskEnd` under the same names. Times are epoch milliseconds from Spark's own
+events (invariant 1: event time, never the clock of the process reading them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = [
+    "CONF_KEYS",
+    "AppEnd",
+    "AppStart",
+    "BlockManagerAdded",
+    "BlockManagerRemoved",
+    "BlockUpdated",
+    "Conf",
+    "Event",
+    "ExecutorAdded",
+    "ExecutorRemoved",
+    "JobEnd",
+    "JobStart",
+    "ListenerStats",
+    "RddInfo",
+    "StageCompleted",
+    "StageSubmitted",
+    "TaskEnd",
+    "TaskStart",
+    "UnpersistRDD",
+    "EVENT_TYPES",
+]
+
+#: The only Spark properties sparkprobe reads (invariant 6: never the whole conf). The JVM listener
+#: and the event-log reader both filter to this list; ProbeListener.java holds the same list.
+CONF_KEYS: tuple[str, ...] = (
+    "spark.master",
+    "spark.dynamicAllocation.enabled",
+    "spark.dynamicAllocation.minExecutors",
+    "spark.dynamicAllocation.maxExecutors",
+    "spark.dynamicAllocation.initialExecutors",
+    "spark.dynamicAllocation.executorIdleTimeout",
+    "spark.dynamicAllocation.cachedExecutorIdleTimeout",
+    "spark.dynamicAllocation.shuffleTracking.enabled",
+    "spark.dynamicAllocation.shuffleTracking.timeout",
+    "spark.shuffle.service.enabled",
+    "spark.executor.instances",
+    "spark.executor.cores",
+    "spark.executor.memory",
+    "spark.task.cpus",
+    "spark.decommission.enabled",
+    "spark.storage.decommission.enabled",
+    "spark.storage.decommission.rddBlocks.enabled",
+    "spark.storage.decommission.shuffleBlocks.enabled",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class AppStart:
+    """The application started (or, for ``attach``, was found running)."""
+
+    app_id: str
+    app_name: str
+    user: str
+    time: int
+    spark_version: str = ""
+    attempt_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class AppEnd:
+    """The application ended normally (``SparkListenerApplicationEnd``)."""
+
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class Conf:
+    """The allow-listed Spark properties (:data:`CONF_KEYS`) and their values."""
+
+    props: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorAdded:
+    """An executor registered with the driver."""
+
+    exec_id: str
+    host: str
+    cores: int
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorRemoved:
+    """An executor went away; ``reason`` is Spark's free text, kept verbatim."""
+
+    exec_id: str
+    time: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class BlockManagerAdded:
+    """A block manager (one per executor, and the driver's) registered."""
+
+    exec_id: str
+    host: str
+    time: int
+    max_mem: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlockManagerRemoved:
+    """A block manager was removed: every block it held is gone."""
+
+    exec_id: str
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class BlockUpdated:
+    """A block's status on one block manager changed; sizes 0 with no memory/disk means removed.
+
+    Spark gives block updates no timestamp: the analyzer dates them with the latest event time seen.
+    """
+
+    block_id: str
+    exec_id: str
+    use_memory: bool
+    use_disk: bool
+    off_heap: bool
+    deserialized: bool
+    replication: int
+    mem_size: int
+    disk_size: int
+
+
+@dataclass(frozen=True, slots=True)
+class UnpersistRDD:
+    """The user unpersisted an RDD: its blocks are being dropped on purpose."""
+
+    rdd_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class RddInfo:
+    """One RDD of a stage, as ``StageInfo.rddInfos`` describes it."""
+
+    rdd_id: int
+    name: str
+    callsite: str
+    parents: tuple[int, ...]
+    use_memory: bool
+    use_disk: bool
+    replication: int
+    partitions: int
+    cached_partitions: int = 0
+    mem_size: int = 0
+    disk_size: int = 0
+    scope: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class JobStart:
+    """A job was submitted with these stages."""
+
+    job_id: int
+    time: int
+    stage_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class JobEnd:
+    """A job finished."""
+
+    job_id: int
+    time: int
+    succeeded: bool
+
+
+@dataclass(frozen=True, slots=True)
+class StageSubmitted:
+    """A stage attempt was submitted (``time`` 0 when Spark gave none)."""
+
+    stage_id: int
+    attempt: int
+    name: str
+    num_tasks: int
+    time: int
+    rdds: tuple[RddInfo, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StageCompleted:
+    """A stage attempt completed; ``failure`` is empty on success."""
+
+    stage_id: int
+    attempt: int
+    name: str
+    num_tasks: int
+    time: int
+    failure: str = ""
+    rdds: tuple[RddInfo, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class TaskStart:
+    """A task attempt was launched on an executor."""
+
+    task_id: int
+    stage_id: int
+    stage_attempt: int
+    index: int
+    partition: int
+    attempt: int
+    exec_id: str
+    launch: int
+    speculative: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class TaskEnd:
+    """A task attempt ended.
+
+    ``status`` is ``success``, ``failed``, ``killed`` or ``resubmitted`` (a finished shuffle-map task
+    whose output was lost: Spark reports it again, but it did not run again, so it carries no time).
+    ``reason`` is Spark's ``TaskEndReason`` kind (``Success``, ``ExceptionFailure``, ...).
+    """
+
+    task_id: int
+    stage_id: int
+    stage_attempt: int
+    index: int
+    partition: int
+    attempt: int
+    exec_id: str
+    launch: int
+    finish: int
+    status: str
+    reason: str = ""
+    speculative: bool = False
+    run_ms: int = 0
+    cpu_ns: int = 0
+    gc_ms: int = 0
+    shuffle_read_bytes: int = 0
+    shuffle_write_bytes: int = 0
+    memory_spilled: int = 0
+    disk_spilled: int = 0
+    input_bytes: int = 0
+    output_bytes: int = 0
+    peak_memory: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ListenerStats:
+    """The listener's own cumulative counters, sent in-band (never in an event log).
+
+    ``dropped`` counts events the listener's full queue refused; ``processing_ns`` the time spent
+    inside its ``on*`` methods, over ``offered`` events.
+    """
+
+    offered: int
+    dropped: int
+    processing_ns: int = 0
+    reconnects: int = 0
+
+
+Event = (
+    AppStart
+    | AppEnd
+    | Conf
+    | ExecutorAdded
+    | ExecutorRemoved
+    | BlockManagerAdded
+    | BlockManagerRemoved
+    | BlockUpdated
+    | UnpersistRDD
+    | JobStart
+    | JobEnd
+    | StageSubmitted
+    | StageCompleted
+    | TaskStart
+    | TaskEnd
+    | ListenerStats
+)
+
+#: Wire kind name → record type.
+EVENT_TYPES: dict[str, type] = {
+    "app_start": AppStart,
+    "app_end": AppEnd,
+    "conf": Conf,
+    "executor_added": ExecutorAdded,
+    "executor_removed": ExecutorRemoved,
+    "block_manager_added": BlockManagerAdded,
+    "block_manager_removed": BlockManagerRemoved,
+    "block_updated": BlockUpdated,
+    "unpersist_rdd": UnpersistRDD,
+    "job_start": JobStart,
+    "job_end": JobEnd,
+    "stage_submitted": StageSubmitted,
+    "stage_completed": StageCompleted,
+    "task_start": TaskStart,
+    "task_end": TaskEnd,
+    "listener_stats": ListenerStats,
+}

@@ -1,0 +1,1 @@
+"""Exporters: Prometheus collector, structured logs, reports."""

@@ -1,0 +1,105 @@
+"""Shared fixtures: real local-cluster Spark sessions, free ports, Prometheus binaries."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+#: Settings every test session uses: small executors, no UI, quiet.
+BASE_CONF = {
+    "spark.executor.cores": "1",
+    "spark.executor.memory": "512m",
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "4",
+}
+
+#: Dynamic allocation that reclaims idle executors quickly (cached ones after 5 s).
+DYNAMIC_CONF = {
+    "spark.dynamicAllocation.enabled": "true",
+    "spark.dynamicAllocation.shuffleTracking.enabled": "true",
+    "spark.dynamicAllocation.minExecutors": "0",
+    "spark.dynamicAllocation.maxExecutors": "2",
+    "spark.dynamicAllocation.initialExecutors": "2",
+    "spark.dynamicAllocation.executorIdleTimeout": "2s",
+    "spark.dynamicAllocation.cachedExecutorIdleTimeout": "5s",
+    "spark.dynamicAllocation.shuffleTracking.timeout": "5s",
+}
+
+
+def need_binary(name: str) -> str:
+    """Path of a binary a test needs; skip without it, except in CI where that is a failure."""
+    path = shutil.which(name)
+    if path is None:
+        if IN_CI:
+            pytest.fail(f"{name} is not installed: CI must run every Prometheus test (scripts/test.sh installs it)")
+        pytest.skip(f"{name} not installed (apt-get install prometheus prometheus-pushgateway)")
+    return path
+
+
+def free_port() -> int:
+    """A TCP port free on loopback right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def spark_factory() -> Iterator[Callable[..., Any]]:
+    """Build a real ``local-cluster[2,1,1024]`` session with extra conf; stopped after the test."""
+    pytest.importorskip("pyspark")
+    from pyspark.sql import SparkSession
+
+    sessions: list[Any] = []
+
+    def build(app_name: str, conf: dict[str, str] | None = None, builder_hook: Any = None) -> Any:
+        builder = SparkSession.builder.master("local-cluster[2,1,1024]").appName(app_name)
+        for key, value in {**BASE_CONF, **(conf or {})}.items():
+            builder = builder.config(key, value)
+        if builder_hook is not None:
+            builder_hook(builder)
+        spark = builder.getOrCreate()
+        spark.sparkContext.setLogLevel("ERROR")
+        sessions.append(spark)
+        return spark
+
+    yield build
+    for spark in sessions:
+        spark.stop()
+    # A stopped session must not be reused by the next test's getOrCreate.
+    from pyspark import SparkContext
+
+    SparkContext._active_spark_context = None
+    SparkSession._instantiatedSession = None
+    SparkSession._activeSession = None
+
+
+def wait_executors(sc: Any, n: int, timeout_s: float = 60.0) -> None:
+    """Wait until ``n`` executors are registered (local-cluster starts them asynchronously)."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        # getExecutorMemoryStatus counts the driver's block manager too.
+        if sc._jsc.sc().getExecutorMemoryStatus().size() - 1 >= n:
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"{n} executors did not register within {timeout_s}s")
+
+
+def spark_cached(sc: Any) -> tuple[int, int, int]:
+    """What Spark reports cached right now: (memory bytes, disk bytes, cached partitions)."""
+    infos = list(sc._jsc.sc().getRDDStorageInfo())
+    return (
+        sum(int(i.memSize()) for i in infos),
+        sum(int(i.diskSize()) for i in infos),
+        sum(int(i.numCachedPartitions()) for i in infos),
+    )

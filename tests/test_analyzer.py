@@ -1,0 +1,180 @@
+"""The pure analyzer on hand-made event sequences: every figure checked against arithmetic."""
+
+from __future__ import annotations
+
+from sparkprobe.analysis.state import IDLE_CAUSES, AppState
+from sparkprobe.events import (
+    AppEnd,
+    AppStart,
+    BlockUpdated,
+    Conf,
+    ExecutorAdded,
+    ExecutorRemoved,
+    RddInfo,
+    StageCompleted,
+    StageSubmitted,
+    TaskEnd,
+    TaskStart,
+    UnpersistRDD,
+)
+
+DYNAMIC = Conf({"spark.dynamicAllocation.enabled": "true", "spark.dynamicAllocation.minExecutors": "0"})
+
+
+def rdd(rdd_id: int, replication: int = 1) -> RddInfo:
+    return RddInfo(rdd_id, f"rdd{rdd_id}", f"count at job.py:{rdd_id}", (), True, False, replication, 4)
+
+
+def task(state: AppState, task_id: int, exec_id: str, launch: int, finish: int, *, stage: int = 0,
+         partition: int = 0, status: str = "success", run_ms: int | None = None, started: bool = True) -> None:
+    if started:
+        state.apply(TaskStart(task_id, stage, 0, partition, partition, 0, exec_id, launch))
+    state.apply(TaskEnd(task_id, stage, 0, partition, partition, 0, exec_id, launch, finish, status,
+                        run_ms=finish - launch if run_ms is None else run_ms))
+
+
+def block(exec_id: str, block_id: str, mem: int, disk: int = 0, replication: int = 1) -> BlockUpdated:
+    return BlockUpdated(block_id, exec_id, mem > 0, disk > 0, False, True, replication, mem, disk)
+
+
+def started_app(conf: Conf | None = None) -> AppState:
+    state = AppState()
+    state.apply(AppStart("app-1", "test", "me", 0, "4.3.0"))
+    if conf is not None:
+        state.apply(conf)
+    state.apply(ExecutorAdded("1", "h", 2, 1_000))
+    state.apply(ExecutorAdded("2", "h", 2, 1_000))
+    return state
+
+
+def test_busy_idle_and_allocated_core_seconds() -> None:
+    state = started_app()
+    state.apply(StageSubmitted(0, 0, "s", 3, 2_000, (rdd(5),)))
+    task(state, 1, "1", 2_000, 5_000)
+    task(state, 2, "1", 3_000, 4_000, partition=1)  # overlaps task 1: still one busy stretch
+    task(state, 3, "2", 2_000, 2_500, partition=2)
+    state.apply(StageCompleted(0, 0, "s", 3, 5_000))
+    state.apply(AppEnd(11_000))
+    s = state.summary()
+    assert s["allocated_core_seconds"] == 2 * 10 + 2 * 10
+    assert s["busy_core_seconds"] == (3 + 1) + 0.5
+    assert s["idle_core_seconds"] == 40 - 4.5
+    execs = s["executors"]
+    # Executor 1: idle 1 s before its first task, busy 2..5 s, idle 5..11 s.
+    assert execs["1"]["idle_seconds"] == 1 + 6
+    assert execs["2"]["idle_seconds"] == 1 + 8.5
+    assert sum(s["idle_by_cause"].values()) == s["idle_executor_seconds"] == 16.5
+    # Static allocation: idle while no stage ran is driver_busy, idle during the stage unneeded.
+    assert s["idle_by_cause"]["driver_busy"] == 1 + 6 + 1 + 6
+    assert s["idle_by_cause"]["unneeded"] == 2.5
+    assert s["tasks"]["success"] == 3 and s["tasks"]["running"] == 0
+
+
+def test_open_intervals_are_measured_to_now_while_running() -> None:
+    state = started_app()
+    task(state, 1, "1", 2_000, 3_000)
+    s = state.summary(now_ms=5_000)
+    assert s["running"] and s["executors_active"] == 2 and s["executors_idle"] == 2
+    assert s["executors"]["1"]["idle_seconds"] == 1 + 2
+    assert s["executor_idle_max_seconds"] == 4  # executor 2, idle since it was added
+
+
+def test_executor_loss_loses_only_blocks_without_another_replica() -> None:
+    state = started_app(DYNAMIC)
+    state.apply(StageSubmitted(0, 0, "s", 2, 1_000, (rdd(3), rdd(4, replication=2))))
+    state.apply(block("1", "rdd_3_0", 100))
+    state.apply(block("1", "rdd_3_1", 50, 7))
+    state.apply(block("1", "rdd_4_0", 10))
+    state.apply(block("2", "rdd_4_0", 10))
+    state.apply(block("2", "rdd_3_2", 30))
+    assert state.summary()["cached_bytes"] == {"memory": 200, "disk": 7}
+    state.apply(ExecutorRemoved("1", 9_000, "Executor killed by driver."))
+    s = state.summary()
+    assert (s["cache_lost_blocks"], s["cache_lost_bytes"], s["cache_replicas_lost"]) == (2, 157, 1)
+    assert s["cached_bytes"] == {"memory": 40, "disk": 0} and s["cached_blocks"] == 2
+    (loss,) = s["losses"]
+    assert loss["cause"] == "dynamic_allocation" and loss["reason"] == "Executor killed by driver."
+    assert loss["rdds"] == [{"rdd_id": 3, "name": "rdd3", "callsite": "count at job.py:3", "blocks": 2,
+                             "memory_bytes": 150, "disk_bytes": 7}]
+    assert s["removed_by_reason"] == {"dynamic_allocation": 1}
+    assert [f["kind"] for f in s["findings"]] == ["cache_lost"]
+
+
+def test_recompute_is_counted_and_charged_to_the_rebuilding_task() -> None:
+    state = started_app(DYNAMIC)
+    state.apply(StageSubmitted(0, 0, "s", 1, 1_000, (rdd(3),)))
+    state.apply(block("1", "rdd_3_0", 100))
+    state.apply(ExecutorRemoved("1", 9_000, "Executor killed by driver."))
+    state.apply(StageSubmitted(1, 0, "again", 1, 10_000, (rdd(3),)))
+    state.apply(TaskStart(9, 1, 0, 0, 0, 0, "2", 10_000))
+    state.apply(block("2", "rdd_3_0", 100))
+    state.apply(TaskEnd(9, 1, 0, 0, 0, 0, "2", 10_000, 10_800, "success", run_ms=700))
+    s = state.summary()
+    assert (s["cache_recomputed_blocks"], s["cache_recompute_seconds"]) == (1, 0.7)
+    # Caching it once more is not another recompute.
+    state.apply(block("2", "rdd_3_0", 100))
+    assert state.summary()["cache_recomputed_blocks"] == 1
+
+
+def test_unpersisted_rdds_are_not_lost() -> None:
+    state = started_app(DYNAMIC)
+    state.apply(block("1", "rdd_7_0", 100))
+    state.apply(UnpersistRDD(7))
+    state.apply(ExecutorRemoved("1", 9_000, "Executor killed by driver."))
+    s = state.summary()
+    assert s["cache_lost_blocks"] == 0 and s["losses"] == [] and s["cached_bytes"]["memory"] == 0
+
+
+def test_decommission_with_a_copy_elsewhere_counts_as_migrated() -> None:
+    state = started_app(DYNAMIC)
+    state.apply(StageSubmitted(0, 0, "s", 1, 1_000, (rdd(3),)))
+    state.apply(block("1", "rdd_3_0", 100))
+    state.apply(block("2", "rdd_3_0", 100))  # the migrated copy
+    state.apply(ExecutorRemoved("1", 9_000, "Executor decommission."))
+    s = state.summary()
+    assert (s["cache_migrated_blocks"], s["cache_lost_blocks"], s["cache_replicas_lost"]) == (1, 0, 0)
+
+
+def test_cache_held_idle_under_dynamic_allocation() -> None:
+    state = started_app(DYNAMIC)
+    state.apply(block("1", "rdd_3_0", 100))  # dated at the last event: 1 s
+    state.apply(ExecutorRemoved("1", 6_000, "Executor killed by driver."))
+    state.apply(AppEnd(6_000))
+    s = state.summary()
+    assert s["executors"]["1"]["idle_by_cause"]["cache_held"] == 5
+    assert s["executors"]["2"]["idle_by_cause"]["driver_busy"] == 5
+    assert set(s["idle_by_cause"]) == set(IDLE_CAUSES)
+
+
+def test_resubmitted_and_unseen_tasks_do_not_double_count() -> None:
+    state = started_app()
+    task(state, 1, "1", 2_000, 3_000)
+    state.apply(TaskEnd(1, 0, 0, 0, 0, 0, "1", 2_000, 3_000, "resubmitted"))
+    task(state, 2, "2", 4_000, 6_000, started=False)  # its start was never seen
+    state.apply(AppEnd(10_000))
+    s = state.summary()
+    assert s["busy_core_seconds"] == 1 + 2
+    assert s["tasks"]["resubmitted"] == 1 and s["tasks"]["success"] == 2
+    assert s["executors"]["2"]["idle_seconds"] == 3 + 4
+
+
+def test_tasks_on_a_removed_executor_stop_running() -> None:
+    state = started_app()
+    state.apply(TaskStart(1, 0, 0, 0, 0, 0, "1", 2_000))
+    state.apply(ExecutorRemoved("1", 4_000, "Command exited with code 137"))
+    assert state.running_tasks() == 0
+    state.apply(TaskEnd(1, 0, 0, 0, 0, 0, "1", 2_000, 4_500, "failed", "ExecutorLostFailure"))
+    state.apply(AppEnd(5_000))
+    s = state.summary()
+    assert s["executors"]["1"]["busy_core_seconds"] == 2  # clamped at the removal
+    assert s["executors"]["1"]["idle_seconds"] == 1
+    assert s["removed_by_reason"] == {"failure": 1} and s["tasks"]["failed"] == 1
+
+
+def test_idle_finding_once_per_stretch() -> None:
+    state = started_app()
+    state.limits = type(state.limits)(idle_threshold_s=3)
+    state.check_idle(now_ms=5_000)
+    state.check_idle(now_ms=6_000)
+    kinds = [f["exec_id"] for f in state.findings if f["kind"] == "idle_executor"]
+    assert kinds == ["1", "2"]
