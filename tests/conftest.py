@@ -28,7 +28,8 @@ DYNAMIC_CONF = {
     "spark.dynamicAllocation.minExecutors": "0",
     "spark.dynamicAllocation.maxExecutors": "2",
     "spark.dynamicAllocation.initialExecutors": "2",
-    "spark.dynamicAllocation.executorIdleTimeout": "2s",
+    # Long enough that no executor is reclaimed between wait_executors() and the first job.
+    "spark.dynamicAllocation.executorIdleTimeout": "5s",
     "spark.dynamicAllocation.cachedExecutorIdleTimeout": "5s",
     "spark.dynamicAllocation.shuffleTracking.timeout": "5s",
 }
@@ -103,3 +104,11 @@ def spark_cached(sc: Any) -> tuple[int, int, int]:
         sum(int(i.diskSize()) for i in infos),
         sum(int(i.numCachedPartitions()) for i in infos),
     )
+
+
+def spark_rdd_storage(sc: Any) -> dict[int, tuple[int, int, int]]:
+    """Per cached RDD, what Spark reports: (memory bytes, disk bytes, cached partitions); replicas included."""
+    return {
+        int(i.id()): (int(i.memSize()), int(i.diskSize()), int(i.numCachedPartitions()))
+        for i in sc._jsc.sc().getRDDStorageInfo()
+    }

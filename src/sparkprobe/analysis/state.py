@@ -97,6 +97,9 @@ class _Rdd:
     name: str = ""
     callsite: str = ""
     scope: str = ""
+    #: Name of the first stage that used it: for PySpark the RDD's own callsite is internal
+    #: ("RDD at PythonRDD.scala:53"), the stage name says where the user's action was.
+    first_stage: str = ""
     partitions: int = 0
     replication: int = 1
     cached_blocks: int = 0
@@ -372,22 +375,23 @@ class AppState:
             self._resegment(ex, time)
 
     def _check_idle_finding(self, ex: _Executor, time: int) -> None:
-        """An idle stretch that lasted past the threshold while the app ran is a finding, once."""
+        """An idle stretch that reaches the threshold while the app runs is a finding, once.
+
+        The finding is dated at the instant the threshold was crossed, so a live check (at any
+        later scrape) and the offline pass (at the stretch's end) make the identical finding.
+        """
         start = ex.idle_since
-        if start is None:
+        if start is None or ex.idle_finding_for == start:
             return
-        if ex.idle_finding_for == start:
-            return
-        idle_s = (time - start) / 1000
-        if idle_s >= self.limits.idle_threshold_s:
+        threshold_ms = int(self.limits.idle_threshold_s * 1000)
+        if time - start >= threshold_ms:
             ex.idle_finding_for = start
             self._finding(
                 "idle_executor",
-                time,
-                f"executor {ex.exec_id} idle {idle_s:.0f}s ({ex.seg_cause})",
+                start + threshold_ms,
+                f"executor {ex.exec_id} idle for {self.limits.idle_threshold_s:g}s while the app runs",
                 exec_id=ex.exec_id,
-                idle_seconds=round(idle_s, 3),
-                cause=ex.seg_cause,
+                idle_since_ms=start,
             )
 
     def check_idle(self, now_ms: int) -> None:
@@ -411,7 +415,7 @@ class AppState:
         self._tick(e.time)
         self.jobs_finished += 1
 
-    def _remember_rdds(self, rdds: tuple[RddInfo, ...]) -> None:
+    def _remember_rdds(self, rdds: tuple[RddInfo, ...], stage_name: str) -> None:
         for info in rdds:
             rdd = self._rdds.get(info.rdd_id)
             if rdd is None:
@@ -419,6 +423,8 @@ class AppState:
                     self._over("rdds")
                     continue
                 rdd = self._rdds[info.rdd_id] = _Rdd()
+            if not rdd.first_stage:
+                rdd.first_stage = stage_name
             rdd.name = info.name
             rdd.callsite = info.callsite
             rdd.scope = info.scope
@@ -432,7 +438,7 @@ class AppState:
         was_idle_app = not self._active_stages
         self._active_stages.add(key)
         self._stage_rdds[key] = frozenset(r.rdd_id for r in e.rdds)
-        self._remember_rdds(e.rdds)
+        self._remember_rdds(e.rdds, e.name)
         if was_idle_app:
             self._resegment_all(e.time or self.last_time)
 
@@ -441,7 +447,7 @@ class AppState:
         key = (e.stage_id, e.attempt)
         self._active_stages.discard(key)
         self._stage_rdds.pop(key, None)
-        self._remember_rdds(e.rdds)
+        self._remember_rdds(e.rdds, e.name)
         self.stages_completed += 1
         if e.failure:
             self.stages_failed += 1
@@ -626,6 +632,7 @@ class AppState:
                     "rdd_id": rdd_id,
                     "name": rdd.name,
                     "callsite": rdd.callsite,
+                    "first_stage": rdd.first_stage,
                     "blocks": n,
                     "memory_bytes": mem,
                     "disk_bytes": disk,
@@ -715,6 +722,7 @@ class AppState:
             rdd_id: {
                 "name": r.name,
                 "callsite": r.callsite,
+                "first_stage": r.first_stage,
                 "cached_blocks": r.cached_blocks,
                 "memory_bytes": r.mem_bytes,
                 "disk_bytes": r.disk_bytes,

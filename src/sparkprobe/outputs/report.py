@@ -56,7 +56,7 @@ def format_text(app: dict[str, Any]) -> str:
         lines.append("  INCOMPLETE      events are missing (listener drops or app closed by timeout)")
     for loss in app["losses"]:
         rdds = "; ".join(
-            f"RDD {r['rdd_id']} {r['name'] or ''} [{r['callsite'] or '?'}] {r['blocks']} blocks {_bytes(r['memory_bytes'] + r['disk_bytes'])}"
+            f"RDD {r['rdd_id']} {r['name'] or ''} [{r.get('first_stage') or r['callsite'] or '?'}] {r['blocks']} blocks {_bytes(r['memory_bytes'] + r['disk_bytes'])}"
             for r in loss["rdds"]
         )
         lines.append(f"  loss: executor {loss['exec_id']} ({loss['cause']}: {loss['reason']!r}): {rdds}")
