@@ -178,3 +178,14 @@ def test_idle_finding_once_per_stretch() -> None:
     state.check_idle(now_ms=6_000)
     kinds = [f["exec_id"] for f in state.findings if f["kind"] == "idle_executor"]
     assert kinds == ["1", "2"]
+
+
+def test_block_manager_removed_first_waits_for_the_executor_removal_cause() -> None:
+    from sparkprobe.events import BlockManagerRemoved
+
+    state = started_app(DYNAMIC)
+    state.apply(block("1", "rdd_3_0", 100))
+    state.apply(BlockManagerRemoved("1", 8_990))
+    state.apply(ExecutorRemoved("1", 9_000, "Executor killed by driver."))
+    (loss,) = state.summary()["losses"]
+    assert (loss["cause"], loss["blocks"], loss["bytes"]) == ("dynamic_allocation", 1, 100)

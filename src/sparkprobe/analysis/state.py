@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sparkprobe.analysis.causes import classify_removal
+from sparkprobe.analysis.timeline import Timeline
 from sparkprobe.events import (
     AppEnd,
     AppStart,
@@ -191,6 +192,7 @@ class AppState:
 
         # Cache loss.
         self._lost_blocks: set[str] = set()
+        self._blocks_gone_early: dict[str, int] = {}
         self.cache_lost_blocks = 0
         self.cache_lost_bytes = 0
         self.cache_lost_by_cause: dict[str, list[int]] = {}
@@ -201,6 +203,7 @@ class AppState:
         self.cache_recomputed_unattributed = 0
         self.losses: list[dict[str, Any]] = []
 
+        self.timeline = Timeline()
         self.findings: list[dict[str, Any]] = []
         self.findings_by_kind: dict[str, int] = {}
         self._new_findings: list[dict[str, Any]] = []
@@ -275,6 +278,9 @@ class AppState:
     def _on_app_end(self, e: AppEnd) -> None:
         self._tick(e.time)
         self.end_ms = e.time
+        for exec_id, time in sorted(self._blocks_gone_early.items()):
+            self._drop_executor_blocks(exec_id, time, "other", "")
+        self._blocks_gone_early.clear()
         for ex in self._executors.values():
             if ex.removed_ms is None:
                 self._check_idle_finding(ex, e.time)
@@ -319,6 +325,7 @@ class AppState:
             self._check_idle_finding(ex, e.time)
             self._close_idle(ex, e.time)
         ex.removed_ms = max(e.time, ex.added_ms)
+        self._blocks_gone_early.pop(e.exec_id, None)
         self._drop_executor_blocks(e.exec_id, e.time, cause, e.reason)
         self._resegment_all(e.time)
 
@@ -327,11 +334,16 @@ class AppState:
 
     def _on_block_manager_removed(self, e: BlockManagerRemoved) -> None:
         self._tick(e.time)
-        if self._blocks_by_exec.get(e.exec_id):
-            ex = self._executors.get(e.exec_id)
-            reason = ex.removed_reason if ex is not None and ex.removed_ms is not None else ""
-            cause = ex.removed_cause if ex is not None and ex.removed_cause else "other"
-            self._drop_executor_blocks(e.exec_id, e.time, cause, reason)
+        if not self._blocks_by_exec.get(e.exec_id):
+            return
+        ex = self._executors.get(e.exec_id)
+        if ex is not None and ex.removed_ms is None:
+            # Spark may post BlockManagerRemoved just before ExecutorRemoved (seen on 3.5): keep
+            # the blocks until the removal says why, so the loss gets its cause (and a
+            # decommission its migrations). App end settles any that never got one.
+            self._blocks_gone_early[e.exec_id] = e.time
+            return
+        self._drop_executor_blocks(e.exec_id, e.time, "other", "")
 
     def _idle_cause(self, ex: _Executor) -> str:
         if self.dynamic_allocation:
@@ -357,6 +369,7 @@ class AppState:
         ex.idle_ms += end - ex.idle_since
         seg_end = max(end, ex.seg_start)
         ex.idle_by_cause[ex.seg_cause] = ex.idle_by_cause.get(ex.seg_cause, 0) + seg_end - ex.seg_start
+        self.timeline.idle_segment(ex.exec_id, ex.seg_start, seg_end, ex.seg_cause)
         ex.idle_since = None
 
     def _resegment(self, ex: _Executor, time: int) -> None:
@@ -367,6 +380,7 @@ class AppState:
         if cause != ex.seg_cause:
             at = max(time, ex.seg_start)
             ex.idle_by_cause[ex.seg_cause] = ex.idle_by_cause.get(ex.seg_cause, 0) + at - ex.seg_start
+            self.timeline.idle_segment(ex.exec_id, ex.seg_start, at, ex.seg_cause)
             ex.seg_start = at
             ex.seg_cause = cause
 
@@ -439,6 +453,7 @@ class AppState:
         self._active_stages.add(key)
         self._stage_rdds[key] = frozenset(r.rdd_id for r in e.rdds)
         self._remember_rdds(e.rdds, e.name)
+        self.timeline.stage_started(e.stage_id, e.attempt, e.name, e.time or self.last_time)
         if was_idle_app:
             self._resegment_all(e.time or self.last_time)
 
@@ -448,6 +463,7 @@ class AppState:
         self._active_stages.discard(key)
         self._stage_rdds.pop(key, None)
         self._remember_rdds(e.rdds, e.name)
+        self.timeline.stage_ended(e.stage_id, e.attempt, e.time or self.last_time, e.failure)
         self.stages_completed += 1
         if e.failure:
             self.stages_failed += 1
@@ -558,6 +574,7 @@ class AppState:
         self.cached_mem_bytes += mem
         self.cached_disk_bytes += disk
         self.cached_block_replicas += 1
+        self.timeline.cached_bytes(self.last_time, self.cached_mem_bytes + self.cached_disk_bytes)
         rdd = self._rdds.get(rdd_id)
         if rdd is None and len(self._rdds) < self.limits.max_rdds:
             rdd = self._rdds[rdd_id] = _Rdd()
@@ -580,6 +597,7 @@ class AppState:
         self.cached_mem_bytes -= mem
         self.cached_disk_bytes -= disk
         self.cached_block_replicas -= 1
+        self.timeline.cached_bytes(self.last_time, self.cached_mem_bytes + self.cached_disk_bytes)
         rdd = self._rdds.get(rdd_id)
         if rdd is not None:
             rdd.cached_blocks -= 1
@@ -799,6 +817,7 @@ class AppState:
             },
             "over_limit": dict(sorted(self.over_limit.items())),
             "executors": execs,
+            "timeline": self.timeline.to_dict(),
         }
 
 

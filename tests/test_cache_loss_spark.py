@@ -1,0 +1,119 @@
+"""Cache-loss scenarios on real local-cluster Spark: failures, replicas, decommission, unpersist."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import sparkprobe
+from conftest import DYNAMIC_CONF, spark_rdd_storage, wait_executors
+
+pytestmark = pytest.mark.spark
+
+
+def executor_pids(app_id: str) -> dict[str, int]:
+    """Executor id → pid of the executor JVMs of this app (local-cluster runs them as processes)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"org.apache.spark.executor.CoarseGrainedExecutorBackend" in args and app_id.encode() in args:
+            found[args[args.index(b"--executor-id") + 1].decode()] = int(entry.name)
+    return found
+
+
+def test_sigkilled_executor_loses_its_blocks_as_a_failure(spark_factory: Any) -> None:
+    from pyspark import StorageLevel
+
+    probes: list[sparkprobe.Probe] = []
+    spark = spark_factory("sigkill", builder_hook=lambda b: probes.append(sparkprobe.configure(b, metrics=None)))
+    probe = probes[0]
+    try:
+        sc = spark.sparkContext
+        wait_executors(sc, 2)
+        data = sc.parallelize(range(80_000), 4).map(lambda x: x * 5).persist(StorageLevel.MEMORY_ONLY)
+        data.count()
+        snap = probe.wait_for(lambda s: s["cached_blocks"] == 4)
+        victim, pid = sorted(executor_pids(sc.applicationId).items())[0]
+        held = snap["executors"][victim]["cached_blocks"]
+        os.kill(pid, signal.SIGKILL)
+        snap = probe.wait_for(lambda s: s["executors_removed"] >= 1, timeout_s=60)
+        # The job still completes: Spark recomputes what died with the executor.
+        assert data.sum() == 5 * sum(range(80_000))
+        snap = probe.wait_for(lambda s: s["cache_recomputed_blocks"] >= held and s["tasks"]["running"] == 0)
+    finally:
+        spark.stop()
+        probe.close()
+    (loss,) = [x for x in snap["losses"] if x["exec_id"] == victim]
+    assert loss["cause"] == "failure", loss["reason"]
+    assert loss["blocks"] == held > 0
+    assert snap["removed_by_reason"].get("failure") == 1
+    assert snap["cache_recomputed_blocks"] == held
+
+
+def test_replicated_cache_survives_losing_one_executor_and_unpersisted_data_is_not_lost(spark_factory: Any) -> None:
+    from pyspark import StorageLevel
+
+    conf = {**DYNAMIC_CONF, "spark.dynamicAllocation.minExecutors": "1"}
+    spark = spark_factory("replicas", conf)
+    sc = spark.sparkContext
+    wait_executors(sc, 2)
+    probe = sparkprobe.attach(spark, metrics=None)
+    try:
+        replicated = sc.parallelize(range(40_000), 4).map(lambda x: x + 1).persist(StorageLevel.MEMORY_ONLY_2)
+        replicated.count()
+        gone = sc.parallelize(range(10_000), 2).map(lambda x: x * 2).persist(StorageLevel.MEMORY_ONLY)
+        gone.count()
+        gone.unpersist(blocking=True)
+        storage = spark_rdd_storage(sc)
+        assert set(storage) == {replicated.id()} and storage[replicated.id()][2] == 4
+        # minExecutors=1: dynamic allocation reclaims exactly one of the two executors.
+        snap = probe.wait_for(lambda s: s["executors_removed"] == 1, timeout_s=90)
+        assert snap["removed_by_reason"] == {"dynamic_allocation": 1}
+        assert snap["cache_lost_blocks"] == 0 and snap["cache_lost_bytes"] == 0 and snap["losses"] == []
+        assert snap["cache_replicas_lost"] == 4
+        assert snap["cached_blocks"] == 4
+        mem, disk, _ = spark_rdd_storage(sc)[replicated.id()]
+        snap = probe.wait_for(lambda s: s["cached_bytes"] == {"memory": mem, "disk": disk})
+        assert snap["cached_bytes"] == {"memory": mem, "disk": disk}
+    finally:
+        probe.close()
+
+
+def test_decommission_migrates_cached_blocks_instead_of_losing_them(spark_factory: Any) -> None:
+    from pyspark import StorageLevel
+
+    conf = {
+        **DYNAMIC_CONF,
+        "spark.dynamicAllocation.minExecutors": "1",
+        "spark.decommission.enabled": "true",
+        "spark.storage.decommission.enabled": "true",
+        "spark.storage.decommission.rddBlocks.enabled": "true",
+        "spark.storage.decommission.shuffleBlocks.enabled": "false",
+    }
+    spark = spark_factory("decommission", conf)
+    sc = spark.sparkContext
+    wait_executors(sc, 2)
+    probe = sparkprobe.attach(spark, metrics=None)
+    try:
+        data = sc.parallelize(range(40_000), 4).map(lambda x: x - 1).persist(StorageLevel.MEMORY_ONLY)
+        data.count()
+        snap = probe.wait_for(lambda s: s["cached_blocks"] == 4)
+        per_exec = {k: v["cached_blocks"] for k, v in snap["executors"].items()}
+        snap = probe.wait_for(lambda s: s["executors_removed"] == 1, timeout_s=90)
+        snap = probe.wait_for(lambda s: s["cached_blocks"] == 4, timeout_s=30)
+        (removed,) = [k for k, v in snap["executors"].items() if v["removed_ms"] is not None]
+    finally:
+        probe.close()
+    assert snap["removed_by_reason"] == {"decommission": 1}, snap["executors"][removed]["removed_reason"]
+    assert snap["cache_migrated_blocks"] == per_exec[removed] > 0
+    assert snap["cache_lost_blocks"] == 0
+
