@@ -117,3 +117,32 @@ def test_decommission_migrates_cached_blocks_instead_of_losing_them(spark_factor
     assert snap["cache_migrated_blocks"] == per_exec[removed] > 0
     assert snap["cache_lost_blocks"] == 0
 
+
+
+def test_uncached_dataframe_reuse_is_flagged_and_cached_reuse_is_not(spark_factory: Any) -> None:
+    import inspect
+
+    probes: list[sparkprobe.Probe] = []
+    spark = spark_factory("reuse", builder_hook=lambda b: probes.append(sparkprobe.configure(b, metrics=None)))
+    probe = probes[0]
+    try:
+        wait_executors(spark.sparkContext, 2)
+        here = inspect.currentframe()
+        assert here is not None
+        df = spark.range(300_000, numPartitions=4).selectExpr("id % 17 AS k", "id * 2 AS v")
+        for i in range(3):
+            df.where(f"k = {i}").count(); uncached_line = here.f_lineno  # noqa: E702 - same line
+        cdf = spark.range(300_000, numPartitions=4).selectExpr("id % 19 AS k", "id * 3 AS v").cache()
+        for i in range(3):
+            cdf.where(f"k = {i}").count(); cached_line = here.f_lineno  # noqa: E702 - same line
+        snap = probe.wait_for(lambda s: s["tasks"]["running"] == 0 and s["stages"]["completed"] > 0)
+        snap = probe.flush()
+    finally:
+        spark.stop()
+        probe.close()
+    flagged = [f for f in snap["findings"] if f["kind"] == "uncached_reuse"]
+    assert any(f["callsite"].endswith(f"test_cache_loss_spark.py:{uncached_line}") for f in flagged), flagged
+    assert not any(f["callsite"].endswith(f":{cached_line}") for f in flagged), flagged
+    (reuse,) = [r for r in snap["uncached_reuse"] if r["callsite"].endswith(f":{uncached_line}")]
+    assert reuse["times"] == 3 and reuse["repeat_task_seconds"] > 0
+    assert snap["uncached_recompute_seconds"] >= reuse["repeat_task_seconds"]

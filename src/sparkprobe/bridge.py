@@ -8,7 +8,10 @@ py4j is needed only here: JVM-only jobs use ``spark.extraListeners`` and ``spark
 
 from __future__ import annotations
 
+import functools
 import secrets
+import sys
+import threading
 import time
 from typing import Any
 
@@ -30,6 +33,7 @@ class Probe:
         self.app_id: str | None = None
         self._listener: Any = None
         self._jsc: Any = None
+        self._exporter: Any = None
 
     @property
     def endpoint(self) -> str:
@@ -85,6 +89,8 @@ class Probe:
         if self.metrics is not None:
             self.metrics.stop()
         self.agent.stop()
+        if self._exporter is not None:
+            self._exporter.close(10)
 
     def __enter__(self) -> Probe:
         """Use as a context manager: ``with attach(spark) as probe: ...``."""
@@ -95,7 +101,51 @@ class Probe:
         self.close()
 
 
-def _start(metrics: str | None, limits: Limits | None, token: str) -> Probe:
+#: DataFrame and DataFrameWriter methods that run jobs: the bridge gives their jobs the user's
+#: Python line as ``callSite.short``, as PySpark already does for RDD actions (Spark's events
+#: otherwise name a JVM frame such as "count at NativeMethodAccessorImpl.java:0").
+_DF_ACTIONS = ("count", "collect", "show", "take", "head", "first", "tail", "toPandas", "foreach",
+               "foreachPartition", "toLocalIterator")
+_WRITER_ACTIONS = ("save", "saveAsTable", "insertInto", "parquet", "csv", "json", "orc", "text", "jdbc")
+_callsite_lock = threading.Lock()
+_callsite_patches: list[tuple[type, str, Any]] = []
+
+
+def _with_callsite(name: str, method: Any) -> Any:
+    @functools.wraps(method)
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
+        from pyspark import SparkContext
+
+        sc = SparkContext._active_spark_context
+        frame = sys._getframe(1)
+        if sc is None or sc.getLocalProperty("callSite.short"):
+            return method(self, *args, **kwargs)  # an outer action already named the call
+        sc._jsc.setCallSite(f"{name} at {frame.f_code.co_filename}:{frame.f_lineno}")
+        try:
+            return method(self, *args, **kwargs)
+        finally:
+            sc._jsc.setCallSite(None)
+
+    wrapper._sparkprobe_original = method  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _install_callsites(spark: Any) -> None:
+    """Patch DataFrame actions (once per process) so their jobs carry the user's Python line."""
+    with _callsite_lock:
+        if _callsite_patches:
+            return
+        df = spark.range(0)
+        for cls, names in ((type(df), _DF_ACTIONS), (type(df.write), _WRITER_ACTIONS)):
+            for name in names:
+                method = cls.__dict__.get(name)
+                if method is None or hasattr(method, "_sparkprobe_original"):
+                    continue
+                setattr(cls, name, _with_callsite(name, method))
+                _callsite_patches.append((cls, name, method))
+
+
+def _start(metrics: str | None, limits: Limits | None, token: str, pushgateway: str | None) -> Probe:
     agent = Agent(token=token, limits=limits)
     agent.start("127.0.0.1", 0)
     server = None
@@ -106,7 +156,12 @@ def _start(metrics: str | None, limits: Limits | None, token: str) -> Probe:
         except OSError:
             agent.stop()
             raise
-    return Probe(agent, server)
+    probe = Probe(agent, server)
+    if pushgateway:
+        from sparkprobe.outputs.pushgateway import PushgatewayExporter
+
+        probe._exporter = PushgatewayExporter(pushgateway).install(agent)
+    return probe
 
 
 def _load_listener_class(sc: Any) -> Any:
@@ -125,17 +180,22 @@ def _load_listener_class(sc: Any) -> Any:
     return loader.loadClass(LISTENER_CLASS)
 
 
-def attach(spark: Any, metrics: str | None = "127.0.0.1:0", *, limits: Limits | None = None) -> Probe:
+def attach(
+    spark: Any, metrics: str | None = "127.0.0.1:0", *, limits: Limits | None = None, callsites: bool = True,
+    pushgateway: str | None = None,
+) -> Probe:
     """Profile a running PySpark session that was started with no sparkprobe settings.
 
     Loads the listener into the driver through py4j, replays what already happened that Spark
     still knows (the app, its live executors, its cached blocks), registers the listener, and
-    serves /metrics on ``metrics`` (``None``: no server; port 0: a free port).
+    serves /metrics on ``metrics`` (``None``: no server; port 0: a free port). ``callsites``
+    names DataFrame jobs after the user's Python line (see ``_DF_ACTIONS``). ``pushgateway``
+    (a URL) receives the app's final figures when it ends.
     """
     sc = spark.sparkContext
     jsc = sc._jsc.sc()
     token = secrets.token_hex(16)
-    probe = _start(metrics, limits, token)
+    probe = _start(metrics, limits, token, pushgateway)
     try:
         conf = jsc.conf().clone()
         conf.set("spark.sparkprobe.endpoint", probe.endpoint)
@@ -149,6 +209,8 @@ def attach(spark: Any, metrics: str | None = "127.0.0.1:0", *, limits: Limits | 
         listener = cls.getConstructor(arg_types).newInstance(args)
         listener.bootstrap(jsc)
         jsc.addSparkListener(listener)
+        if callsites:
+            _install_callsites(spark)
         probe._listener = listener
         probe._jsc = jsc
         probe.app_id = jsc.applicationId()
@@ -158,15 +220,20 @@ def attach(spark: Any, metrics: str | None = "127.0.0.1:0", *, limits: Limits | 
     return probe
 
 
-def configure(builder: Any, metrics: str | None = "127.0.0.1:0", *, limits: Limits | None = None) -> Probe:
+def configure(
+    builder: Any, metrics: str | None = "127.0.0.1:0", *, limits: Limits | None = None, callsites: bool = True,
+    pushgateway: str | None = None,
+) -> Probe:
     """Set a ``SparkSession.builder`` up so the session it builds is profiled from its start.
 
     Adds the jar to ``spark.jars`` (keeping jars already set), the listener to
     ``spark.extraListeners``, and the in-process agent's endpoint and token. Call before
-    ``getOrCreate()``; the returned probe reports the app once it runs.
+    ``getOrCreate()``; the returned probe reports the app once it runs. ``callsites`` names
+    DataFrame jobs after the user's Python line, from the first DataFrame action on.
+    ``pushgateway`` (a URL) receives the app's final figures when it ends.
     """
     token = secrets.token_hex(16)
-    probe = _start(metrics, limits, token)
+    probe = _start(metrics, limits, token, pushgateway)
     options = getattr(builder, "_options", {})
     jars = [j for j in str(options.get("spark.jars", "")).split(",") if j]
     listeners = [c for c in str(options.get("spark.extraListeners", "")).split(",") if c]
@@ -178,4 +245,19 @@ def configure(builder: Any, metrics: str | None = "127.0.0.1:0", *, limits: Limi
     builder.config("spark.extraListeners", ",".join(listeners))
     builder.config("spark.sparkprobe.endpoint", probe.endpoint)
     builder.config("spark.sparkprobe.token", token)
+    if callsites:
+        _patch_builder_for_callsites(builder)
     return probe
+
+
+def _patch_builder_for_callsites(builder: Any) -> None:
+    """Install the DataFrame callsite patch once the builder has made its session."""
+    original = builder.getOrCreate
+
+    @functools.wraps(original)
+    def get_or_create() -> Any:
+        spark = original()
+        _install_callsites(spark)
+        return spark
+
+    builder.getOrCreate = get_or_create

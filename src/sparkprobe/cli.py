@@ -56,6 +56,14 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         limits=limits, max_apps=args.max_apps,
     )
     server = MetricsServer(agent)
+    exporter = None
+    if args.pushgateway:
+        from sparkprobe.outputs.pushgateway import PushgatewayExporter
+
+        exporter = PushgatewayExporter(
+            args.pushgateway, job=args.pushgateway_job, per_run=args.pushgateway_per_run
+        ).install(agent)
+        server.registry.register(exporter)  # sparkprobe_pushgateway_pushes_total{result}
     try:
         bound = agent.start(*listen)
     except OSError as exc:
@@ -75,6 +83,8 @@ def _cmd_agent(args: argparse.Namespace) -> int:
     log.info("agent_stopping")
     server.stop()
     agent.stop()
+    if exporter is not None:
+        exporter.close(10)
     del mbound
     return 0
 
@@ -115,6 +125,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--idle-threshold", type=float, default=60.0,
         help="seconds an executor may sit idle before it is a finding (60)",
+    )
+    p.add_argument(
+        "--pushgateway", default=None, metavar="URL",
+        help="push each finished app's final figures to this Pushgateway, e.g. http://host:9091",
+    )
+    p.add_argument("--pushgateway-job", default="sparkprobe", help="job label of pushed groups (sparkprobe)")
+    p.add_argument(
+        "--pushgateway-per-run", action="store_true",
+        help="one Pushgateway group per app run (app_id in the grouping key) instead of one per app name",
     )
     p.add_argument("--log-json", action="store_true", default=None, help="JSON log lines even on a terminal")
     p.set_defaults(func=_cmd_agent)

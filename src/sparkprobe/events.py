@@ -167,11 +167,16 @@ class RddInfo:
 
 @dataclass(frozen=True, slots=True)
 class JobStart:
-    """A job was submitted with these stages."""
+    """A job was submitted with these stages.
+
+    ``callsite`` is the job's ``callSite.short`` property (``"count at etl.py:42"``) when Spark or
+    the PySpark bridge set one, else empty.
+    """
 
     job_id: int
     time: int
     stage_ids: tuple[int, ...]
+    callsite: str = ""
 
 
 @dataclass(frozen=True, slots=True)

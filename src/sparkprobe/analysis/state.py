@@ -176,6 +176,14 @@ class AppState:
         self.output_bytes = 0
 
         self._stage_rdds: dict[tuple[int, int], frozenset[int]] = {}
+        # Uncached reuse: stage lineage signature → [times computed, repeat task ms, stage name].
+        self._stage_sig: dict[tuple[int, int], tuple[Any, ...] | None] = {}
+        self._stage_task_ms: dict[tuple[int, int], int] = {}
+        self._lineages: dict[tuple[Any, ...], list[Any]] = {}
+        # Stage id → the callsite of the job that submitted it (while the job runs).
+        self._stage_callsite: dict[int, str] = {}
+        self._job_stages: dict[int, tuple[int, ...]] = {}
+        self.uncached_recompute_ms = 0
         self._active_stages: set[tuple[int, int]] = set()
         self.jobs_started = 0
         self.jobs_finished = 0
@@ -424,10 +432,16 @@ class AppState:
     def _on_job_start(self, e: JobStart) -> None:
         self._tick(e.time)
         self.jobs_started += 1
+        if e.callsite and len(self._job_stages) < self.limits.max_rdds:
+            self._job_stages[e.job_id] = e.stage_ids
+            for stage_id in e.stage_ids:
+                self._stage_callsite[stage_id] = e.callsite
 
     def _on_job_end(self, e: JobEnd) -> None:
         self._tick(e.time)
         self.jobs_finished += 1
+        for stage_id in self._job_stages.pop(e.job_id, ()):
+            self._stage_callsite.pop(stage_id, None)
 
     def _remember_rdds(self, rdds: tuple[RddInfo, ...], stage_name: str) -> None:
         for info in rdds:
@@ -453,6 +467,16 @@ class AppState:
         self._active_stages.add(key)
         self._stage_rdds[key] = frozenset(r.rdd_id for r in e.rdds)
         self._remember_rdds(e.rdds, e.name)
+        # A stage that reads or builds a cache is not uncached reuse; others are keyed by their
+        # lineage: the stage's RDDs' names, scopes and callsites (RDD ids differ between the
+        # actions of a DataFrame, these do not).
+        # A stage that starts from shuffle output recomputes nothing upstream: not reuse either.
+        skip = any(r.use_memory or r.use_disk or r.name.startswith("Shuffled") for r in e.rdds)
+        where = self._stage_callsite.get(e.stage_id) or e.name
+        self._stage_sig[key] = (
+            None if skip or not e.rdds
+            else (where, *((r.name, r.scope, r.callsite) for r in sorted(e.rdds, key=lambda r: r.rdd_id)))
+        )
         self.timeline.stage_started(e.stage_id, e.attempt, e.name, e.time or self.last_time)
         if was_idle_app:
             self._resegment_all(e.time or self.last_time)
@@ -462,6 +486,7 @@ class AppState:
         key = (e.stage_id, e.attempt)
         self._active_stages.discard(key)
         self._stage_rdds.pop(key, None)
+        self._count_lineage(key, e)
         self._remember_rdds(e.rdds, e.name)
         self.timeline.stage_ended(e.stage_id, e.attempt, e.time or self.last_time, e.failure)
         self.stages_completed += 1
@@ -469,6 +494,38 @@ class AppState:
             self.stages_failed += 1
         if not self._active_stages:
             self._resegment_all(e.time or self.last_time)
+
+    def _count_lineage(self, key: tuple[int, int], e: StageCompleted) -> None:
+        sig = self._stage_sig.pop(key, None)
+        task_ms = self._stage_task_ms.pop(key, 0)
+        if sig is None or e.failure:
+            return
+        seen = self._lineages.get(sig)
+        if seen is None:
+            if len(self._lineages) >= self.limits.max_rdds:
+                self._over("lineages")
+                return
+            self._lineages[sig] = [1, 0, sig[0]]
+            return
+        seen[0] += 1
+        seen[1] += task_ms
+        self.uncached_recompute_ms += task_ms
+        if seen[0] == 2:
+            self._finding(
+                "uncached_reuse",
+                e.time or self.last_time,
+                f"'{seen[2]}' computed the same uncached lineage again: consider cache()/persist()",
+                callsite=seen[2],
+                stage_id=e.stage_id,
+            )
+
+    def uncached_reuse(self) -> list[dict[str, Any]]:
+        """Lineages computed more than once without a cache: where, how often, repeat task seconds."""
+        return [
+            {"callsite": name, "times": n, "repeat_task_seconds": ms / 1000}
+            for n, ms, name in sorted(self._lineages.values(), key=lambda v: (-v[1], v[2]))
+            if n > 1
+        ]
 
     def _on_task_start(self, e: TaskStart) -> None:
         self._tick(e.launch)
@@ -503,6 +560,9 @@ class AppState:
         self.input_bytes += e.input_bytes
         self.output_bytes += e.output_bytes
 
+        stage_key = (e.stage_id, e.stage_attempt)
+        if stage_key in self._stage_sig:
+            self._stage_task_ms[stage_key] = self._stage_task_ms.get(stage_key, 0) + span
         running = self._running.pop(e.task_id, None)
         if running is not None and running.rebuilds:
             self.cache_recompute_ms += e.run_ms
@@ -706,6 +766,10 @@ class AppState:
         """Per executor: cores, lifetime, busy core-seconds, idle seconds (and by cause), removal."""
         until = self.now_or_end(now_ms)
         cpus = self.task_cpus
+        # Running tasks are busy up to now, so busy (and idle = allocated - busy) only grow.
+        running_ms: dict[str, int] = {}
+        for task in self._running.values():
+            running_ms[task.exec_id] = running_ms.get(task.exec_id, 0) + max(0, until - task.launch)
         out: dict[str, dict[str, Any]] = {}
         for ex in self._executors.values():
             end = ex.removed_ms if ex.removed_ms is not None else max(until, ex.added_ms)
@@ -723,7 +787,7 @@ class AppState:
                 "added_ms": ex.added_ms,
                 "removed_ms": ex.removed_ms,
                 "lifetime_seconds": (end - ex.added_ms) / 1000,
-                "busy_core_seconds": ex.busy_task_ms * cpus / 1000,
+                "busy_core_seconds": (ex.busy_task_ms + running_ms.get(ex.exec_id, 0)) * cpus / 1000,
                 "idle_seconds": idle_ms / 1000,
                 "idle_now_seconds": idle_now / 1000,
                 "idle_by_cause": {c: by_cause.get(c, 0) / 1000 for c in IDLE_CAUSES},
@@ -795,6 +859,8 @@ class AppState:
             "cache_recomputed_blocks": self.cache_recomputed_blocks,
             "cache_recompute_seconds": self.cache_recompute_ms / 1000,
             "losses": list(self.losses),
+            "uncached_reuse": self.uncached_reuse(),
+            "uncached_recompute_seconds": self.uncached_recompute_ms / 1000,
             "findings": list(self.findings),
             "findings_by_kind": dict(sorted(self.findings_by_kind.items())),
             "advice": [],

@@ -66,6 +66,10 @@ def app_families(summaries: list[dict[str, Any]]) -> list[Metric]:
     migrated = counter("sparkprobe_cache_migrated_blocks", "Blocks that survived a decommission by migration.")
     recomputed = counter("sparkprobe_cache_recomputed_blocks", "Lost blocks cached again (recomputed).")
     recompute_s = counter("sparkprobe_cache_recompute_seconds", "Executor run time of the tasks that rebuilt lost blocks.")
+    uncached = counter(
+        "sparkprobe_uncached_recompute_seconds",
+        "Task time of stages that computed an uncached lineage already computed before.",
+    )
     allocated = counter("sparkprobe_allocated_core_seconds", "Core-seconds of executor lifetimes.")
     busy = counter("sparkprobe_busy_core_seconds", "Core-seconds spent running tasks (spans x spark.task.cpus).")
     idle_cores = counter("sparkprobe_idle_core_seconds", "Allocated minus busy core-seconds.")
@@ -113,6 +117,7 @@ def app_families(summaries: list[dict[str, Any]]) -> list[Metric]:
         migrated.add_metric(app, s["cache_migrated_blocks"])
         recomputed.add_metric(app, s["cache_recomputed_blocks"])
         recompute_s.add_metric(app, s["cache_recompute_seconds"])
+        uncached.add_metric(app, s["uncached_recompute_seconds"])
         allocated.add_metric(app, s["allocated_core_seconds"])
         busy.add_metric(app, s["busy_core_seconds"])
         idle_cores.add_metric(app, max(0.0, s["idle_core_seconds"]))
@@ -127,7 +132,7 @@ def app_families(summaries: list[dict[str, Any]]) -> list[Metric]:
     return [
         info, running, incomplete, start, active, idle, idle_max, cores, added, removed,
         tasks_running, tasks_finished, task_run, cached_bytes, cached_blocks, lost_blocks,
-        lost_bytes, replicas_lost, migrated, recomputed, recompute_s, allocated, busy, idle_cores,
+        lost_bytes, replicas_lost, migrated, recomputed, recompute_s, uncached, allocated, busy, idle_cores,
         idle_by_cause, findings, received, dropped, processing,
     ]
 
@@ -138,6 +143,26 @@ class AgentCollector(Collector):
     def __init__(self, agent: Agent) -> None:
         """Collect from ``agent``."""
         self.agent = agent
+        # Counters measured "to now" (core-seconds, idle seconds) can step back by a few ms when
+        # an event dated slightly before the previous scrape arrives; Prometheus would read a
+        # reset. Each counter series is exposed as the highest value it has shown.
+        self._high_water: dict[tuple[str, tuple[str, ...]], float] = {}
+        self._hw_lock = threading.Lock()
+
+    def _monotonic(self, families: list[Metric]) -> list[Metric]:
+        seen: dict[tuple[str, tuple[str, ...]], float] = {}
+        with self._hw_lock:
+            for family in families:
+                if family.type != "counter":
+                    continue
+                for i, sample in enumerate(family.samples):
+                    key = (sample.name, tuple(sorted(sample.labels.items())))  # type: ignore[arg-type]
+                    value = max(sample.value, self._high_water.get(key, sample.value))
+                    seen[key] = value
+                    if value != sample.value:
+                        family.samples[i] = sample._replace(value=value)
+            self._high_water = seen  # series of apps that are gone are forgotten
+        return families
 
     def collect(self) -> Iterator[Metric]:
         """Build and yield the families (called by the registry at each scrape)."""
@@ -150,7 +175,7 @@ class AgentCollector(Collector):
             conns_open = agent.connections_open
             conns_total = agent.connections_total
             apps_over = agent.apps_dropped_over_limit
-        yield from app_families(summaries)
+        yield from self._monotonic(app_families(summaries))
 
         bad_f = CounterMetricFamily(
             "sparkprobe_agent_bad_lines", "Lines the agent could not use, by reason.", labels=["reason"]
