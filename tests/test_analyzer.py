@@ -161,14 +161,23 @@ def test_resubmitted_and_unseen_tasks_do_not_double_count() -> None:
 def test_tasks_on_a_removed_executor_stop_running() -> None:
     state = started_app()
     state.apply(TaskStart(1, 0, 0, 0, 0, 0, "1", 2_000))
+    state.apply(TaskStart(2, 0, 0, 1, 1, 0, "2", 2_000))
+    state.apply(TaskStart(3, 0, 0, 2, 2, 0, "2", 2_000))
     state.apply(ExecutorRemoved("1", 4_000, "Command exited with code 137"))
-    assert state.running_tasks() == 0
+    state.apply(ExecutorRemoved("2", 4_000, "Command exited with code 137"))
+    # Spark's TaskEnd (ExecutorLostFailure) follows the removal: task 1 is clamped at it; task 2
+    # ended 200 ms before it, and task 3's end never comes: app end settles it.
     state.apply(TaskEnd(1, 0, 0, 0, 0, 0, "1", 2_000, 4_500, "failed", "ExecutorLostFailure"))
+    state.apply(TaskEnd(2, 0, 0, 1, 1, 0, "2", 2_000, 3_800, "failed", "ExecutorLostFailure"))
+    assert state.running_tasks() == 1
     state.apply(AppEnd(5_000))
+    assert state.running_tasks() == 0
     s = state.summary()
     assert s["executors"]["1"]["busy_core_seconds"] == 2  # clamped at the removal
     assert s["executors"]["1"]["idle_seconds"] == 1
-    assert s["removed_by_reason"] == {"failure": 1} and s["tasks"]["failed"] == 1
+    assert s["executors"]["2"]["busy_core_seconds"] == 1.8 + 2
+    assert s["executors"]["2"]["idle_seconds"] == 1
+    assert s["removed_by_reason"] == {"failure": 2} and s["tasks"]["failed"] == 2
 
 
 def test_idle_finding_once_per_stretch() -> None:

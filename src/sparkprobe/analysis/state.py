@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from sparkprobe.analysis.advice import advise, what_if
 from sparkprobe.analysis.causes import classify_removal
 from sparkprobe.analysis.timeline import Timeline
 from sparkprobe.events import (
@@ -53,6 +54,8 @@ TASK_STATUSES: tuple[str, ...] = ("success", "failed", "killed", "resubmitted")
 
 #: How many findings an app keeps in full; older ones are dropped (their count is kept by kind).
 _MAX_FINDINGS = 500
+#: Completed stages kept for the what-if replay.
+_MAX_STAGE_ROWS = 20_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,8 @@ class Limits:
     max_running_tasks: int = 1_000_000
     #: An executor idle longer than this (seconds) while the app runs is a finding.
     idle_threshold_s: float = 60.0
+    #: An app whose idle share of allocated core-seconds ends at or above this is a finding.
+    idle_share: float = 0.5
 
 
 @dataclass(slots=True)
@@ -185,6 +190,11 @@ class AppState:
         self._job_stages: dict[int, tuple[int, ...]] = {}
         self.uncached_recompute_ms = 0
         self._active_stages: set[tuple[int, int]] = set()
+        # Per stage attempt while it runs: [tasks, Σ task ms, max task ms]; then one row per
+        # completed stage [start, end, tasks, Σ ms, max ms] for the what-if (capped).
+        self._stage_tasks: dict[tuple[int, int], list[int]] = {}
+        self._stage_start: dict[tuple[int, int], int] = {}
+        self.completed_stages: list[list[int]] = []
         self.jobs_started = 0
         self.jobs_finished = 0
         self.stages_completed = 0
@@ -289,6 +299,18 @@ class AppState:
         for exec_id, time in sorted(self._blocks_gone_early.items()):
             self._drop_executor_blocks(exec_id, time, "other", "")
         self._blocks_gone_early.clear()
+        self._settle_removed_tasks(None)
+        execs = self.executor_figures(e.time)
+        allocated = sum(x["cores"] * x["lifetime_seconds"] for x in execs.values())
+        busy = sum(x["busy_core_seconds"] for x in execs.values())
+        if allocated > 0 and (allocated - busy) / allocated >= self.limits.idle_share:
+            self._finding(
+                "idle_share",
+                e.time,
+                f"executors sat idle {(allocated - busy) / allocated:.0%} of {allocated:,.0f} allocated core-seconds",
+                idle_share=round((allocated - busy) / allocated, 4),
+                allocated_core_seconds=round(allocated, 3),
+            )
         for ex in self._executors.values():
             if ex.removed_ms is None:
                 self._check_idle_finding(ex, e.time)
@@ -322,16 +344,12 @@ class AppState:
         self.removed_by_reason[cause] = self.removed_by_reason.get(cause, 0) + 1
         ex.removed_reason = e.reason
         ex.removed_cause = cause
-        if ex.running:
-            # Tasks still running die with it: they end (busy) now; their TaskEnd, if it comes,
-            # only adds the counts.
-            for task_id in [t for t, r in self._running.items() if r.exec_id == e.exec_id]:
-                del self._running[task_id]
-            ex.running = 0
-            ex.busy_until = max(ex.busy_until, e.time)
-        else:
+        if not ex.running:
             self._check_idle_finding(ex, e.time)
             self._close_idle(ex, e.time)
+        # Tasks still running on it end with it: Spark posts their TaskEnd (ExecutorLostFailure)
+        # right after, with a finish time that may fall a little before the removal; the time
+        # between is idle. _settle_removed_tasks covers a TaskEnd that never comes.
         ex.removed_ms = max(e.time, ex.added_ms)
         self._blocks_gone_early.pop(e.exec_id, None)
         self._drop_executor_blocks(e.exec_id, e.time, cause, e.reason)
@@ -416,10 +434,25 @@ class AppState:
                 idle_since_ms=start,
             )
 
+    def _settle_removed_tasks(self, now_ms: int | None) -> None:
+        """Tasks of removed executors whose TaskEnd never came stop running (at app end, or live
+        a minute after the removal): busy up to the removal."""
+        for task_id, task in list(self._running.items()):
+            ex = self._executors.get(task.exec_id)
+            if ex is None or ex.removed_ms is None:
+                continue
+            if now_ms is not None and now_ms - ex.removed_ms < 60_000:
+                continue
+            del self._running[task_id]
+            ex.running = 0
+            ex.busy_until = max(ex.busy_until, ex.removed_ms)
+            ex.busy_task_ms += max(0, ex.removed_ms - max(task.launch, ex.added_ms))
+
     def check_idle(self, now_ms: int) -> None:
         """Make findings for executors idle past the threshold now (live use; event time otherwise)."""
         if self.end_ms is not None:
             return
+        self._settle_removed_tasks(now_ms)
         for ex in self._executors.values():
             if ex.removed_ms is None:
                 self._check_idle_finding(ex, now_ms)
@@ -466,6 +499,8 @@ class AppState:
         was_idle_app = not self._active_stages
         self._active_stages.add(key)
         self._stage_rdds[key] = frozenset(r.rdd_id for r in e.rdds)
+        self._stage_start[key] = e.time or self.last_time
+        self._stage_tasks[key] = [0, 0, 0]
         self._remember_rdds(e.rdds, e.name)
         # A stage that reads or builds a cache is not uncached reuse; others are keyed by their
         # lineage: the stage's RDDs' names, scopes and callsites (RDD ids differ between the
@@ -487,6 +522,13 @@ class AppState:
         self._active_stages.discard(key)
         self._stage_rdds.pop(key, None)
         self._count_lineage(key, e)
+        start = self._stage_start.pop(key, None)
+        tasks = self._stage_tasks.pop(key, None)
+        if start is not None and tasks is not None and tasks[0] > 0:
+            if len(self.completed_stages) < _MAX_STAGE_ROWS:
+                self.completed_stages.append([start, max(start, e.time or self.last_time), *tasks])
+            else:
+                self._over("stage_rows")
         self._remember_rdds(e.rdds, e.name)
         self.timeline.stage_ended(e.stage_id, e.attempt, e.time or self.last_time, e.failure)
         self.stages_completed += 1
@@ -561,6 +603,11 @@ class AppState:
         self.output_bytes += e.output_bytes
 
         stage_key = (e.stage_id, e.stage_attempt)
+        stats = self._stage_tasks.get(stage_key)
+        if stats is not None:
+            stats[0] += 1
+            stats[1] += span
+            stats[2] = max(stats[2], span)
         if stage_key in self._stage_sig:
             self._stage_task_ms[stage_key] = self._stage_task_ms.get(stage_key, 0) + span
         running = self._running.pop(e.task_id, None)
@@ -576,6 +623,13 @@ class AppState:
             ex.wrote_shuffle = True
             self._resegment(ex, e.finish)
         if ex.removed_ms is not None:
+            if running is not None and ex.running > 0:
+                ex.running -= 1
+                ex.busy_until = max(ex.busy_until, min(hi, ex.removed_ms))
+                if ex.running == 0 and ex.busy_until < ex.removed_ms:
+                    ex.idle_since = ex.seg_start = ex.busy_until
+                    ex.seg_cause = self._idle_cause(ex)
+                    self._close_idle(ex, ex.removed_ms)
             return
         if running is not None:
             ex.running = max(0, ex.running - 1)
@@ -829,7 +883,7 @@ class AppState:
         idle_by_cause = {c: sum(e["idle_by_cause"][c] for e in execs.values()) for c in IDLE_CAUSES}
         active = [e for e in execs.values() if e["removed_ms"] is None and self.end_ms is None]
         idle_now = [e for e in active if e["running_tasks"] == 0]
-        return {
+        out = {
             "app_id": self.app_id,
             "app_name": self.app_name,
             "user": self.user,
@@ -864,6 +918,7 @@ class AppState:
             "findings": list(self.findings),
             "findings_by_kind": dict(sorted(self.findings_by_kind.items())),
             "advice": [],
+            "what_if": {},
             "bad_lines": 0,
             "tasks": {
                 **self.tasks_by_status,
@@ -885,6 +940,11 @@ class AppState:
             "executors": execs,
             "timeline": self.timeline.to_dict(),
         }
+        out["what_if"] = what_if(
+            self.completed_stages, execs, self.start_ms, self.now_or_end(now_ms), self.task_cpus
+        )
+        out["advice"] = advise(out, self.conf, self.timeline.idle)
+        return out
 
 
 _HANDLERS: dict[type, Any] = {
