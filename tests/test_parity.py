@@ -93,4 +93,10 @@ def test_live_figures_equal_the_event_log_of_the_same_run(
     assert live["cache_replicas_lost"] == 2 and lost_bytes[r.id()] < storage[r.id()][0]
     assert live["cache_lost_blocks"] == 8 and live["cache_recomputed_blocks"] == 8
     assert live["listener"]["dropped"] == 0
+    # Idle by cause: executors kept for their cache show as cache_held, and the advice weighs
+    # holding them against the measured recompute cost.
+    assert live["idle_by_cause"]["cache_held"] > 0
+    (tradeoff,) = [a for a in live["advice"] if a["kind"] == "cache_held_tradeoff"]
+    assert tradeoff["evidence"]["recompute_seconds"] == live["cache_recompute_seconds"] > 0
+    assert abs(live["what_if"]["model_error"]) <= 0.15
     assert comparable(live) == comparable(offline)

@@ -1,0 +1,40 @@
+"""Idle accounting on real Spark: a static-allocation job with a long driver-side gap."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+
+import sparkprobe
+from conftest import wait_executors
+
+pytestmark = pytest.mark.spark
+
+
+def test_static_allocation_idle_gap_is_driver_busy_and_advice_says_so(spark_factory: Any) -> None:
+    probes: list[sparkprobe.Probe] = []
+    spark = spark_factory("static-idle", builder_hook=lambda b: probes.append(sparkprobe.configure(b, metrics=None)))
+    probe = probes[0]
+    try:
+        sc = spark.sparkContext
+        wait_executors(sc, 2)
+        assert sc.parallelize(range(100_000), 4).map(lambda x: x % 5).sum() == 2 * 100_000
+        time.sleep(8)  # the driver "works": no stage runs, both executors sit idle
+        assert sc.parallelize(range(100_000), 4).filter(lambda x: x % 2).count() == 50_000
+    finally:
+        spark.stop()
+    snap = probe.wait_for(lambda s: not s["running"], timeout_s=30)
+    probe.close()
+    causes = snap["idle_by_cause"]
+    assert sum(causes.values()) == pytest.approx(snap["idle_executor_seconds"])
+    assert causes["cache_held"] == causes["shuffle_held"] == causes["min_executors"] == 0
+    # Both executors sat through the 8 s gap with no stage anywhere: driver_busy dominates.
+    assert causes["driver_busy"] >= 2 * 8 and causes["driver_busy"] > causes["unneeded"]
+    (advice,) = [a for a in snap["advice"] if a["kind"] == "enable_dynamic_allocation"]
+    assert advice["settings"]["spark.dynamicAllocation.enabled"] == "true"
+    assert advice["settings"]["spark.dynamicAllocation.maxExecutors"] == "2"
+    assert f"{advice['evidence']['idle_share']:.0%}" in advice["message"]
+    assert any(f["kind"] == "idle_share" for f in snap["findings"])
+    assert abs(snap["what_if"]["model_error"]) <= 0.15
