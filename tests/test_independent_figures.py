@@ -126,3 +126,21 @@ def test_figures_equal_an_independent_computation(case: str) -> None:
         assert app[key] == pytest.approx(want[key], rel=1e-3, abs=1e-3), key
     assert app["idle_core_seconds"] == pytest.approx(app["allocated_core_seconds"] - app["busy_core_seconds"])
     assert sum(app["idle_by_cause"].values()) == pytest.approx(app["idle_executor_seconds"], rel=1e-9, abs=1e-6)
+
+
+def test_without_block_updates_cache_loss_is_estimated_and_marked(tmp_path: Path) -> None:
+    # The same real run with and without its block updates: the task-based estimate finds the
+    # same lost and recomputed blocks, and says it is an estimate (sizes unknown).
+    original = LOGS / "recorded" / "spark-4.0.1-plain"
+    (log,) = list(original.iterdir())
+    stripped = tmp_path / "app-stripped"
+    stripped.write_text(
+        "".join(line for line in log.read_text().splitlines(keepends=True) if '"SparkListenerBlockUpdated"' not in line)
+    )
+    exact = analyze_source(discover([original])[0])
+    estimate = analyze_source(discover([stripped])[0])
+    assert exact["cache_estimated"] is False and estimate["cache_estimated"] is True
+    assert estimate["cache_lost_blocks"] == exact["cache_lost_blocks"] == 12
+    assert estimate["cache_recomputed_blocks"] == exact["cache_recomputed_blocks"] == 12
+    assert estimate["cache_lost_bytes"] == 0 < exact["cache_lost_bytes"]
+    assert estimate["cache_lost_by_cause"]["dynamic_allocation"][0] == 12

@@ -211,6 +211,18 @@ class AppState:
         # Cache loss.
         self._lost_blocks: set[str] = set()
         self._blocks_gone_early: dict[str, int] = {}
+        # Without block updates (event logs written without logBlockUpdates) the block map is
+        # estimated from tasks: a successful task of a stage that persists RDD r, on partition p,
+        # is taken to have cached (r, p) on its executor. Reported only when no update was seen.
+        self.block_updates_seen = False
+        self._stage_persisted: dict[tuple[int, int], tuple[int, ...]] = {}
+        self._est_blocks: dict[tuple[int, int], str] = {}
+        self._est_by_exec: dict[str, set[tuple[int, int]]] = {}
+        self._est_lost: set[tuple[int, int]] = set()
+        self.est_lost_blocks = 0
+        self.est_lost_by_cause: dict[str, list[int]] = {}
+        self.est_recomputed_blocks = 0
+        self.est_recompute_ms = 0
         self.cache_lost_blocks = 0
         self.cache_lost_bytes = 0
         self.cache_lost_by_cause: dict[str, list[int]] = {}
@@ -353,6 +365,7 @@ class AppState:
         ex.removed_ms = max(e.time, ex.added_ms)
         self._blocks_gone_early.pop(e.exec_id, None)
         self._drop_executor_blocks(e.exec_id, e.time, cause, e.reason)
+        self._estimate_loss(e.exec_id, cause)
         self._resegment_all(e.time)
 
     def _on_block_manager_added(self, e: BlockManagerAdded) -> None:
@@ -501,6 +514,9 @@ class AppState:
         self._stage_rdds[key] = frozenset(r.rdd_id for r in e.rdds)
         self._stage_start[key] = e.time or self.last_time
         self._stage_tasks[key] = [0, 0, 0]
+        persisted = tuple(r.rdd_id for r in e.rdds if r.use_memory or r.use_disk)
+        if persisted:
+            self._stage_persisted[key] = persisted
         self._remember_rdds(e.rdds, e.name)
         # A stage that reads or builds a cache is not uncached reuse; others are keyed by their
         # lineage: the stage's RDDs' names, scopes and callsites (RDD ids differ between the
@@ -521,6 +537,7 @@ class AppState:
         key = (e.stage_id, e.attempt)
         self._active_stages.discard(key)
         self._stage_rdds.pop(key, None)
+        self._stage_persisted.pop(key, None)
         self._count_lineage(key, e)
         start = self._stage_start.pop(key, None)
         tasks = self._stage_tasks.pop(key, None)
@@ -603,6 +620,8 @@ class AppState:
         self.output_bytes += e.output_bytes
 
         stage_key = (e.stage_id, e.stage_attempt)
+        if status == "success" and stage_key in self._stage_persisted:
+            self._estimate_cached(stage_key, e)
         stats = self._stage_tasks.get(stage_key)
         if stats is not None:
             stats[0] += 1
@@ -648,6 +667,7 @@ class AppState:
         ids = _block_rdd_partition(e.block_id)
         if ids is None:
             return
+        self.block_updates_seen = True
         rdd_id = ids[0]
         time = self.last_time
         stored = (e.use_memory or e.use_disk) and (e.mem_size > 0 or e.disk_size > 0)
@@ -670,6 +690,34 @@ class AppState:
         ex = self._executors.get(e.exec_id)
         if ex is not None and ex.cached_blocks == 1:
             self._resegment(ex, time)
+
+    def _estimate_cached(self, stage_key: tuple[int, int], e: TaskEnd) -> None:
+        partition = e.partition if e.partition >= 0 else e.index
+        rebuilt = False
+        for rdd_id in self._stage_persisted[stage_key]:
+            block = (rdd_id, partition)
+            if block in self._est_blocks:
+                continue  # already cached: this task read it
+            if len(self._est_blocks) >= self.limits.max_blocks:
+                self._over("estimated_blocks")
+                return
+            self._est_blocks[block] = e.exec_id
+            self._est_by_exec.setdefault(e.exec_id, set()).add(block)
+            if block in self._est_lost:
+                self._est_lost.discard(block)
+                self.est_recomputed_blocks += 1
+                rebuilt = True
+        if rebuilt:
+            self.est_recompute_ms += e.run_ms
+
+    def _estimate_loss(self, exec_id: str, cause: str) -> None:
+        held = self._est_by_exec.pop(exec_id, set())
+        for block in held:
+            del self._est_blocks[block]
+            self._est_lost.add(block)
+        if held:
+            self.est_lost_blocks += len(held)
+            self.est_lost_by_cause.setdefault(cause, [0, 0])[0] += len(held)
 
     def _charge_rebuild(self, exec_id: str, rdd_id: int, partition: int) -> None:
         for task in self._running.values():
@@ -800,6 +848,9 @@ class AppState:
             for exec_id in list(self._blocks[block_id]):
                 self._remove_location(block_id, exec_id, e.rdd_id)
         self._lost_blocks = {b for b in self._lost_blocks if not b.startswith(prefix)}
+        for block in [b for b in self._est_blocks if b[0] == e.rdd_id]:
+            self._est_by_exec.get(self._est_blocks.pop(block), set()).discard(block)
+        self._est_lost = {b for b in self._est_lost if b[0] != e.rdd_id}
 
     def _on_listener_stats(self, e: ListenerStats) -> None:
         self.listener_offered = max(self.listener_offered, e.offered)
@@ -940,6 +991,17 @@ class AppState:
             "executors": execs,
             "timeline": self.timeline.to_dict(),
         }
+        if not self.block_updates_seen and (self.est_lost_blocks or self._est_blocks):
+            # No block updates in this log: cache figures are the task-based estimate (no sizes).
+            out["cache_estimated"] = True
+            out["cache_lost_blocks"] = self.est_lost_blocks
+            out["cache_lost_bytes"] = 0
+            out["cache_lost_by_cause"] = {c: list(v) for c, v in sorted(self.est_lost_by_cause.items())}
+            out["cache_recomputed_blocks"] = self.est_recomputed_blocks
+            out["cache_recompute_seconds"] = self.est_recompute_ms / 1000
+            out["cached_blocks_estimated"] = len(self._est_blocks)
+        else:
+            out["cache_estimated"] = False
         out["what_if"] = what_if(
             self.completed_stages, execs, self.start_ms, self.now_or_end(now_ms), self.task_cpus
         )
