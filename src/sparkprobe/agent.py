@@ -57,6 +57,9 @@ class AppRecord:
     disconnected_at: float | None = None
     #: Set when the agent had to close the app itself (driver gone without ApplicationEnd).
     closed_by_timeout: bool = False
+    #: Event-time ranges [from_ms, to_ms] in which events may be missing: the listener reported
+    #: drops, or this agent joined a stream that had been sending to an agent before it.
+    gaps: list[list[int]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -184,8 +187,9 @@ class Agent:
         with self.lock:
             out = rec.state.summary(now)
             out["events_received"] = rec.events_received
-            out["incomplete"] = rec.closed_by_timeout or rec.state.listener_dropped > 0
+            out["incomplete"] = bool(rec.closed_by_timeout or rec.state.listener_dropped > 0 or rec.gaps)
             out["closed_by_timeout"] = rec.closed_by_timeout
+            out["gaps"] = [list(g) for g in rec.gaps]
             return out
 
     # ------------------------------------------------------------------ feeding
@@ -194,11 +198,21 @@ class Agent:
         ended = False
         with self.lock:
             state = rec.state
+            before_time, before_dropped = state.last_time, state.listener_dropped
             for event in events:
                 state.apply(event)
                 rec.events_received += 1
                 if type(event) is AppEnd:
                     ended = True
+            if not rec.extra.get("stats_seen") and state.listener_offered > 0:
+                rec.extra["stats_seen"] = True
+                if state.listener_reconnects > 0 and rec.connections_total == 1:
+                    # A listener that had connected before, to an agent that is gone (restarted):
+                    # everything it sent then is missing here.
+                    rec.gaps.append([state.start_ms, state.last_time])
+            if state.listener_dropped > before_dropped:
+                # The listener dropped events somewhere since the last batch.
+                rec.gaps.append([before_time, state.last_time])
             findings = state.take_new_findings()
         for finding in findings:
             self._report_finding(rec, finding)
