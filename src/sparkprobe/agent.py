@@ -210,10 +210,17 @@ class Agent:
                     # A listener that had connected before, to an agent that is gone (restarted):
                     # everything it sent then is missing here.
                     rec.gaps.append([state.start_ms, state.last_time])
-            if state.listener_dropped > before_dropped:
+            dropped_now = state.listener_dropped - before_dropped
+            if dropped_now > 0:
                 # The listener dropped events somewhere since the last batch.
                 rec.gaps.append([before_time, state.last_time])
             findings = state.take_new_findings()
+        if dropped_now > 0:
+            self._log.warning(
+                "listener_dropping", app_id=state.app_id, app_name=state.app_name, dropped=dropped_now,
+                dropped_total=state.listener_dropped, between_ms=[before_time, state.last_time],
+                note="raise spark.sparkprobe.queueCapacity or check the agent's reachability",
+            )
         for finding in findings:
             self._report_finding(rec, finding)
         if ended and rec.ended_at is None:
