@@ -40,8 +40,8 @@ def need_binary(name: str) -> str:
     path = shutil.which(name)
     if path is None:
         if IN_CI:
-            pytest.fail(f"{name} is not installed: CI must run every Prometheus test (scripts/test.sh installs it)")
-        pytest.skip(f"{name} not installed (apt-get install prometheus prometheus-pushgateway)")
+            pytest.fail(f"{name} is not installed: CI runs every test that needs it (scripts/test.sh installs it)")
+        pytest.skip(f"{name} not installed (scripts/test.sh installs it with apt-get)")
     return path
 
 

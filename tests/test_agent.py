@@ -18,7 +18,8 @@ from sparkprobe.outputs.prometheus import MetricsServer, make_registry
 
 HELLO = {"hello": "sparkprobe", "wire": 1, "app_id": "app-7", "token": "", "listener": "test"}
 APP = [
-    {"k": "app_start", "app_id": "app-7", "app_name": "agent-test", "user": "u", "time": 1000, "spark_version": "4.3.0"},
+    {"k": "app_start", "app_id": "app-7", "app_name": "agent-test", "user": "u", "time": 1000,
+     "spark_version": "4.3.0"},
     {"k": "executor_added", "exec_id": "1", "host": "h", "cores": 2, "time": 1000},
     {"k": "task_start", "task_id": 1, "stage_id": 0, "stage_attempt": 0, "index": 0, "partition": 0,
      "attempt": 0, "exec_id": "1", "launch": 2000},
@@ -150,7 +151,8 @@ def test_cli_port_in_use_is_a_clear_error() -> None:
         busy.listen()
         port = busy.getsockname()[1]
         proc = subprocess.run(
-            [sys.executable, "-m", "sparkprobe.cli", "agent", "--listen", f"127.0.0.1:{port}", "--metrics", "127.0.0.1:0"],
+            [sys.executable, "-m", "sparkprobe.cli", "agent", "--listen", f"127.0.0.1:{port}",
+             "--metrics", "127.0.0.1:0"],
             capture_output=True, text=True, timeout=60,
         )
     assert proc.returncode == 2

@@ -94,8 +94,8 @@ def test_executor_loss_loses_only_blocks_without_another_replica() -> None:
     assert s["cached_bytes"] == {"memory": 40, "disk": 0} and s["cached_blocks"] == 2
     (loss,) = s["losses"]
     assert loss["cause"] == "dynamic_allocation" and loss["reason"] == "Executor killed by driver."
-    assert loss["rdds"] == [{"rdd_id": 3, "name": "rdd3", "callsite": "count at job.py:3", "first_stage": "s", "blocks": 2,
-                             "memory_bytes": 150, "disk_bytes": 7}]
+    assert loss["rdds"] == [{"rdd_id": 3, "name": "rdd3", "callsite": "count at job.py:3", "first_stage": "s",
+                             "blocks": 2, "memory_bytes": 150, "disk_bytes": 7}]
     assert s["removed_by_reason"] == {"dynamic_allocation": 1}
     assert [f["kind"] for f in s["findings"]] == ["cache_lost"]
 

@@ -24,7 +24,8 @@ def scrape(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
     out = {}
     for family in text_string_to_metric_families(body):
         for s in family.samples:
-            out[(s.name, tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("app_id", "app_name"))))] = s.value
+            labels = tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("app_id", "app_name")))
+            out[(s.name, labels)] = s.value
     return out
 
 
@@ -144,7 +145,7 @@ def test_attach_to_a_running_session(spark_factory: Any) -> None:
             probe.metrics_url, timeout=10).read().decode()
         # Dynamic allocation reclaims both executors after cachedExecutorIdleTimeout: all is lost.
         snap = probe.wait_for(lambda s: s["executors_removed"] == 2, timeout_s=90)
-        added, removed = spark_executor_counts(sc)
+        _, removed = spark_executor_counts(sc)
         assert snap["executors_removed"] == removed == 2
         assert snap["removed_by_reason"] == {"dynamic_allocation": 2}
         assert (snap["cache_lost_blocks"], snap["cache_lost_bytes"]) == (parts, mem + disk)

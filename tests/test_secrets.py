@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 import sparkprobe
+from conftest import wait_executors
 from sparkprobe.agent import Agent
 from sparkprobe.outputs.logs import configure_logging
 from sparkprobe.outputs.prometheus import MetricsServer
 from sparkprobe.outputs.report import format_text, to_json
-from conftest import wait_executors
 
 pytestmark = pytest.mark.spark
 

@@ -104,6 +104,7 @@ class Agent:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.base_events.Server | None = None
+        self._housekeeper: asyncio.Task[None] | None = None
         self.address: tuple[str, int] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -128,7 +129,7 @@ class Agent:
                 ready["error"] = exc
                 started.set()
                 return
-            loop.create_task(self._housekeeping())
+            self._housekeeper = loop.create_task(self._housekeeping())
             started.set()
             loop.run_forever()
 
@@ -138,8 +139,9 @@ class Agent:
         started.wait()
         if "error" in ready:
             raise ready["error"]
-        self.address = ready["address"]
-        return ready["address"]
+        address: tuple[str, int] = ready["address"]
+        self.address = address
+        return address
 
     def stop(self) -> None:
         """Stop listening and close every connection."""
@@ -367,7 +369,7 @@ class Agent:
                     self._count(self.bad_lines, "too_long")
                     continue
                 try:
-                    events.append(decode_line(line))
+                    events.append(decode_line(bytes(line)))
                 except BadLine as exc:
                     self._count(self.bad_lines, exc.reason)
                     if not logged_bad:

@@ -140,13 +140,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("analyze", help="analyze Spark event logs offline")
     p.add_argument("paths", nargs="+", help="event-log files, eventlog_v2_* directories, or directories of logs")
-    p.add_argument("--format", choices=("text", "json"), default="text")
+    p.add_argument("--format", choices=("text", "json", "html"), default="text")
     p.add_argument("-o", "--output", default="-", help="write the report here (default stdout)")
     p.set_defaults(func=_cmd_analyze)
 
     p = sub.add_parser("demo", help="run a real local-cluster Spark job under dynamic allocation, profiled live")
     p.add_argument("--metrics", default="127.0.0.1:0", help="serve /metrics here while it runs (default: a free port)")
     p.add_argument("--json", dest="json_out", default=None, help="also write the final snapshot as JSON here")
+    p.add_argument("--report", default="sparkprobe-demo.html", help="write the HTML report here (sparkprobe-demo.html)")
     p.set_defaults(func=_cmd_demo)
     return parser
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import Any
 
@@ -72,6 +73,12 @@ def run_demo(args: argparse.Namespace) -> int:
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as fh:
             json.dump(snap, fh, indent=2, sort_keys=True, default=str)
+    if args.report:
+        from sparkprobe.outputs.html import render_html
+
+        with open(args.report, "w", encoding="utf-8") as fh:
+            fh.write(render_html([snap]))
+        _say(f"HTML report with the executor timeline: {os.path.abspath(args.report)}")
     probe.close()
     return 0
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "CONF_KEYS",
+    "EVENT_TYPES",
     "AppEnd",
     "AppStart",
     "BlockManagerAdded",
@@ -32,7 +33,6 @@ __all__ = [
     "TaskEnd",
     "TaskStart",
     "UnpersistRDD",
-    "EVENT_TYPES",
 ]
 
 #: The only Spark properties sparkprobe reads (invariant 6: never the whole conf). The JVM listener

@@ -8,9 +8,9 @@ import time
 from typing import Any, TextIO
 
 from sparkprobe.analysis.state import AppState, Limits
+from sparkprobe.outputs.report import format_text, to_json
 from sparkprobe.sources.codecs import UnsupportedCodec
 from sparkprobe.sources.eventlog import LogReader, LogSource, discover
-from sparkprobe.outputs.report import format_text, to_json
 
 __all__ = ["analyze_source", "run_analyze"]
 
@@ -97,6 +97,10 @@ def run_analyze(args: argparse.Namespace) -> int:
     progress.done()
     if args.format == "json":
         text = to_json(apps)
+    elif args.format == "html":
+        from sparkprobe.outputs.html import render_html
+
+        text = render_html(apps)
     else:
         text = "\n\n".join(format_text(app) for app in apps)
     if args.output == "-":

@@ -116,7 +116,9 @@ def _core_hours(core_seconds: float) -> float:
     return round(core_seconds / 3600, 4)
 
 
-def advise(app: dict[str, Any], conf: dict[str, str], idle_segments: dict[str, list[list[Any]]]) -> list[dict[str, Any]]:
+def advise(
+    app: dict[str, Any], conf: dict[str, str], idle_segments: dict[str, list[list[Any]]]
+) -> list[dict[str, Any]]:
     """Advice in Spark's own configuration keys, each with its evidence and estimated saving."""
     advice: list[dict[str, Any]] = []
     allocated = app["allocated_core_seconds"]
@@ -227,7 +229,8 @@ def advise(app: dict[str, Any], conf: dict[str, str], idle_segments: dict[str, l
         })
 
     lifetimes = sorted(e["lifetime_seconds"] for e in executors.values())
-    if dynamic and lifetimes and app["executors_added"] > 2 * max_alive and lifetimes[len(lifetimes) // 2] < 2 * idle_timeout:
+    median_life = lifetimes[len(lifetimes) // 2] if lifetimes else 0.0
+    if dynamic and lifetimes and app["executors_added"] > 2 * max_alive and median_life < 2 * idle_timeout:
         advice.append({
             "kind": "keep_static_for_bursts",
             "settings": {"spark.dynamicAllocation.enabled": "false",

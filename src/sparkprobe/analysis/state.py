@@ -165,6 +165,7 @@ class AppState:
         self.last_time = 0
 
         self._executors: dict[str, _Executor] = {}
+        self._active_count = 0
         self.executors_added = 0
         self.executors_removed = 0
         self.removed_by_reason: dict[str, int] = {}
@@ -341,10 +342,11 @@ class AppState:
             self._over("executors")
             return
         self.executors_added += 1
+        self._active_count += 1
         ex = _Executor(e.exec_id, e.host, e.cores, e.time, busy_until=e.time)
         self._executors[e.exec_id] = ex
         self._open_idle(ex, e.time)
-        self._resegment_all(e.time)
+        self._floor_changed(e.time)
 
     def _on_executor_removed(self, e: ExecutorRemoved) -> None:
         self._tick(e.time)
@@ -353,6 +355,7 @@ class AppState:
             return
         cause = classify_removal(e.reason, self.dynamic_allocation)
         self.executors_removed += 1
+        self._active_count -= 1
         self.removed_by_reason[cause] = self.removed_by_reason.get(cause, 0) + 1
         ex.removed_reason = e.reason
         ex.removed_cause = cause
@@ -366,7 +369,7 @@ class AppState:
         self._blocks_gone_early.pop(e.exec_id, None)
         self._drop_executor_blocks(e.exec_id, e.time, cause, e.reason)
         self._estimate_loss(e.exec_id, cause)
-        self._resegment_all(e.time)
+        self._floor_changed(e.time)
 
     def _on_block_manager_added(self, e: BlockManagerAdded) -> None:
         self._tick(e.time)
@@ -423,6 +426,11 @@ class AppState:
             ex.seg_start = at
             ex.seg_cause = cause
 
+    def _floor_changed(self, time: int) -> None:
+        """The active count moved: only a crossing of the minExecutors floor changes causes."""
+        if self.dynamic_allocation and abs(self._active_count - self.min_executors) <= 1:
+            self._resegment_all(time)
+
     def _resegment_all(self, time: int) -> None:
         for ex in self._executors.values():
             self._resegment(ex, time)
@@ -448,8 +456,10 @@ class AppState:
             )
 
     def _settle_removed_tasks(self, now_ms: int | None) -> None:
-        """Tasks of removed executors whose TaskEnd never came stop running (at app end, or live
-        a minute after the removal): busy up to the removal."""
+        """Tasks of removed executors whose TaskEnd never came stop running.
+
+        At app end, or live a minute after the removal; they count as busy up to the removal.
+        """
         for task_id, task in list(self._running.items()):
             ex = self._executors.get(task.exec_id)
             if ex is None or ex.removed_ms is None:
@@ -472,7 +482,7 @@ class AppState:
 
     def active_executors(self) -> int:
         """Executors added and not removed."""
-        return sum(1 for ex in self._executors.values() if ex.removed_ms is None)
+        return self._active_count
 
     # ------------------------------------------------------------------ jobs, stages, tasks
     def _on_job_start(self, e: JobStart) -> None:

@@ -1,6 +1,7 @@
-"""A bounded record of what happened when: idle stretches per executor, cached bytes over time,
-and stage spans — what the HTML report draws. Event time only; memory capped per executor and
-per app, so a million tasks cost what a thousand cost.
+"""A bounded record of what happened when, for the HTML report.
+
+Idle stretches per executor, cached bytes over time and stage spans. Event time only; memory is
+capped per executor and per app, so a million tasks cost what a thousand cost.
 """
 
 from __future__ import annotations
@@ -81,8 +82,11 @@ class Timeline:
             self.stages[i][5] = failure[:200]
 
     def to_dict(self) -> dict[str, Any]:
-        """``idle``: exec id → [[start_ms, end_ms, cause]]; ``cached_bytes``: [[time_ms, bytes]];
-        ``stages``: [[stage_id, attempt, name, start_ms, end_ms|None, failure]]."""
+        """The series as plain lists (the report's ``timeline``).
+
+        ``idle``: exec id → [[start_ms, end_ms, cause]]; ``cached_bytes``: [[time_ms, bytes]];
+        ``stages``: [[stage_id, attempt, name, start_ms, end_ms|None, failure]].
+        """
         return {
             "idle": {k: [list(s) for s in v] for k, v in self.idle.items()},
             "idle_min_ms": dict(self._min_idle_ms),

@@ -37,11 +37,11 @@ _STATES: tuple[tuple[str, str, str], ...] = (
     ("driver_busy", "#fab005", "idle: no stage running (driver)"),
     ("unneeded", "#adb5bd", "idle: stage running, no task here"),
     ("other", "#ced4da", "idle: other cause"),
+    ("alive", "#a5b4fc", "alive (no idle data)"),
 )
 _COLOR = {key: color for key, color, _ in _STATES}
 _LABEL = {key: label for key, _, label in _STATES}
-_IDLE_KEYS = tuple(key for key, _, _ in _STATES if key != "busy")
-_KNOWN_CAUSES = frozenset(_IDLE_KEYS) - {"other"}
+_KNOWN_CAUSES = frozenset(key for key, _, _ in _STATES) - {"busy", "other", "alive"}
 
 _REMOVAL_COLOR = {
     "dynamic_allocation": "#212529",
@@ -70,7 +70,7 @@ def _e(value: object) -> str:
 
 
 def _num(value: object, default: float = 0.0) -> float:
-    """A finite float from whatever the summary holds (None, str, bool → default)."""
+    """Return a finite float from whatever the summary holds (None, str, bool → default)."""
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         return default
     f = float(value)
@@ -93,7 +93,7 @@ def _seq(value: object) -> Sequence[Any]:
 
 
 def _f(x: float) -> str:
-    """A coordinate, short."""
+    """Format a coordinate, short."""
     return f"{x:.2f}".rstrip("0").rstrip(".") if x != int(x) else str(int(x))
 
 
@@ -107,7 +107,7 @@ def _fmt_bytes(n: float) -> str:
 
 
 def _fmt_secs(s: float) -> str:
-    """A duration for people: 850 ms, 12.3 s, 4 min 05 s, 2 h 03 min."""
+    """Format a duration for people: 850 ms, 12.3 s, 4 min 05 s, 2 h 03 min."""
     sign = "-" if s < 0 else ""
     s = abs(s)
     if s < 1:
@@ -126,7 +126,7 @@ def _fmt_num(x: float, digits: int = 1) -> str:
 
 
 def _fmt_rel(ms: float) -> str:
-    """An offset from app start: +12.3s, +4m05s, +1h02m (same format as the page's script)."""
+    """Format an offset from app start: +12.3s, +4m05s, +1h02m (as the page's script does)."""
     s = ms / 1000
     sign = "-" if s < 0 else "+"
     s = abs(s)
@@ -137,6 +137,12 @@ def _fmt_rel(ms: float) -> str:
         return f"{sign}{m}m{sec:02d}s"
     h, rem = divmod(int(s), 3600)
     return f"{sign}{h}h{rem // 60:02d}m"
+
+
+def _when(ms: object, t0: float) -> str:
+    """Format an event time as an offset from the start; a dash when the time is missing."""
+    t = _opt_num(ms)
+    return "—" if t is None or t <= 0 else _fmt_rel(t - t0)
 
 
 def _fmt_clock(ms: float | None) -> str:
@@ -150,6 +156,11 @@ def _fmt_clock(ms: float | None) -> str:
 
 def _exec_sort_key(exec_id: str) -> tuple[int, int, str]:
     return (0, int(exec_id), "") if exec_id.isdigit() and len(exec_id) < 19 else (1, 0, exec_id)
+
+
+def _blocks(n: object) -> str:
+    count = int(_num(n))
+    return f"{count:,} block{'' if count == 1 else 's'}"
 
 
 def _short(text: str, limit: int) -> str:
@@ -194,7 +205,7 @@ def _tick_label(sec: float, step: float) -> str:
 
 
 def _byte_ticks(max_bytes: float) -> tuple[float, list[float]]:
-    """A nice top value and tick values for a bytes axis."""
+    """Return a nice top value and the tick values for a bytes axis."""
     if max_bytes <= 0:
         return 1.0, [0.0, 1.0]
     unit = 1.0
@@ -208,7 +219,7 @@ def _byte_ticks(max_bytes: float) -> tuple[float, list[float]]:
         if scaled / step <= 4:
             break
     top = math.ceil(scaled / step - 1e-9) * step
-    ticks = [i * step * unit for i in range(int(round(top / step)) + 1)]
+    ticks = [i * step * unit for i in range(round(top / step) + 1)]
     return top * unit, ticks
 
 
@@ -353,7 +364,7 @@ class _Cover:
     def values(self) -> list[float]:
         out: list[float] = []
         run = 0.0
-        for d, p in zip(self.diff, self.part):
+        for d, p in zip(self.diff, self.part, strict=False):
             run += d
             out.append(run + p)
         return out
@@ -367,8 +378,11 @@ class _Run:
     idle_cols: dict[str, float]
 
 
-def _rasterize(members: Sequence[_Exec], scale: _Scale) -> list[_Run]:
-    """Per pixel column, what the lane's executors did most of that time; runs of equal columns."""
+def _rasterize(members: Sequence[_Exec], scale: _Scale, has_idle: bool = True) -> list[_Run]:
+    """Per pixel column, what the lane's executors did most of that time; runs of equal columns.
+
+    Without idle data (a summary without a timeline) a live column is "alive", not "busy".
+    """
     n = _PLOT
     alive = _Cover(n)
     idle: dict[str, _Cover] = {}
@@ -392,7 +406,7 @@ def _rasterize(members: Sequence[_Exec], scale: _Scale) -> list[_Run]:
         if a <= 1e-9:
             state = ""
         else:
-            state, best = "busy", a - sum(v[col] for v in idle_v.values())
+            state, best = ("busy" if has_idle else "alive"), a - sum(v[col] for v in idle_v.values())
             for key, values in idle_v.items():
                 if values[col] > best:
                     state, best = key, values[col]
@@ -448,7 +462,8 @@ def _lane_title(members: Sequence[_Exec], scale: _Scale, aggregated: bool) -> st
     return "\n".join(
         [
             f"{len(members)} executors, {first.exec_id} … {last.exec_id} (grouped in order of addition)",
-            f"added {_fmt_rel(first.added - scale.t0)} … {_fmt_rel(last.added - scale.t0)}, {removed} removed",
+            f"added {_fmt_rel(first.added - scale.t0)} … {_fmt_rel(last.added - scale.t0)}, "
+            f"{removed} removed",
             f"busy {_fmt_num(sum(_num(ex.info.get('busy_core_seconds')) for ex in members))} core-s, "
             f"idle {_fmt_secs(sum(_num(ex.info.get('idle_seconds')) for ex in members))}"
             + (f" ({causes})" if causes else ""),
@@ -459,21 +474,25 @@ def _lane_title(members: Sequence[_Exec], scale: _Scale, aggregated: bool) -> st
 
 def _loss_title(loss: Mapping[str, Any], t0: float) -> str:
     lines = [
-        f"cache lost {_fmt_rel(_num(loss.get('time_ms')) - t0)} on executor {loss.get('exec_id')}: "
-        f"{int(_num(loss.get('blocks')))} blocks, {_fmt_bytes(_num(loss.get('bytes')))}",
+        f"cache lost {_when(loss.get('time_ms'), t0)} on executor {loss.get('exec_id')}: "
+        f"{_blocks(loss.get('blocks'))}, {_fmt_bytes(_num(loss.get('bytes')))}",
         f"cause {loss.get('cause') or '?'}: {loss.get('reason') or 'no reason given'}",
     ]
     for r in _seq(loss.get("rdds"))[:10]:
         r = _map(r)
         where = r.get("first_stage") or r.get("callsite") or "?"
         lines.append(
-            f"RDD {r.get('rdd_id')} {r.get('name') or ''} [{where}]: {int(_num(r.get('blocks')))} blocks, "
+            f"RDD {r.get('rdd_id')} {r.get('name') or ''} [{where}]: {_blocks(r.get('blocks'))}, "
             f"{_fmt_bytes(_num(r.get('memory_bytes')) + _num(r.get('disk_bytes')))}"
         )
     return "\n".join(lines)
 
 
-def _stage_rows(stages: Iterable[tuple[float, float, Sequence[Any]]]) -> list[tuple[int, float, float, Sequence[Any]]]:
+_Stage = tuple[float, float, Sequence[Any]]
+
+
+def _stage_rows(stages: Iterable[_Stage]) -> list[tuple[int, float, float, Sequence[Any]]]:
+    """Pack stage spans into rows greedily (at most _MAX_STAGE_ROWS; the last ones may overlap)."""
     ends: list[float] = []
     out: list[tuple[int, float, float, Sequence[Any]]] = []
     for s, e, st in sorted(stages, key=lambda x: (x[0], x[1])):
@@ -503,7 +522,7 @@ def _axis(parts: list[str], scale: _Scale, y_text: float, y0: float, y1: float, 
 
 
 def _timeline_svg(app: Mapping[str, Any], scale: _Scale, execs: list[_Exec], uid: str) -> tuple[str, str]:
-    """The executor timeline SVG, and a note on how it was drawn (grouping, dropped data)."""
+    """Draw the executor timeline SVG; also return a note on how (grouping, dropped data)."""
     n = len(execs)
     per_lane = math.ceil(n / MAX_LANES) if n > MAX_LANES else 1
     lanes = [execs[i : i + per_lane] for i in range(0, n, per_lane)]
@@ -513,6 +532,7 @@ def _timeline_svg(app: Mapping[str, Any], scale: _Scale, execs: list[_Exec], uid
     pad = lane_h * 0.2 if lane_h >= 6 else 0.0
 
     timeline = _map(app.get("timeline"))
+    has_idle = isinstance(timeline.get("idle"), Mapping)
     stage_items: list[tuple[float, float, Sequence[Any]]] = []
     for st in _seq(timeline.get("stages")):
         st = _seq(st)
@@ -546,6 +566,7 @@ def _timeline_svg(app: Mapping[str, Any], scale: _Scale, execs: list[_Exec], uid
         '<rect width="2.2" height="6" fill="#a93d00" fill-opacity="0.55"/></pattern></defs>'
     )
     _axis(parts, scale, 14, top_axis, lanes_top + lanes_h, grid=True)
+    parts.append(f'<text class="track-label" x="{_LEFT - 10}" y="14">since start</text>')
     if bottom_axis:
         _axis(parts, scale, lanes_top + lanes_h + 18, 0, 0, grid=False)
 
@@ -555,7 +576,7 @@ def _timeline_svg(app: Mapping[str, Any], scale: _Scale, execs: list[_Exec], uid
         parts.append('<g class="stages">')
         for row, s, e, st in rows:
             x0, x1 = scale.x(s), scale.x(e)
-            w = max(1.0, x1 - x0)
+            w = max(1.0, x1 - x0 - (1 if x1 - x0 > 3 else 0))  # a hairline gap between neighbours
             y = stage_top + row * _STAGE_ROW_H
             failure = str(st[5]) if len(st) > 5 and st[5] else ""
             running = _opt_num(st[4]) is None
@@ -570,15 +591,19 @@ def _timeline_svg(app: Mapping[str, Any], scale: _Scale, execs: list[_Exec], uid
                 f'<g class="{cls}" data-stage="{_e(st[0])}"><title>{_e(title)}</title>'
                 f'<rect x="{_f(x0)}" y="{_f(y + 1)}" width="{_f(w)}" height="{_STAGE_ROW_H - 3}" rx="2"/>'
             )
-            chars = int((w - 6) / 6)
+            chars = int((w - 6) / 6.4)
             if chars >= 4:
+                # A nested <svg> clips the label to its stage's box.
                 label = _short(f"{st[0]}: {name}", chars)
-                parts.append(f'<text x="{_f(x0 + 3)}" y="{_f(y + 11.5)}">{_e(label)}</text>')
+                parts.append(
+                    f'<svg x="{_f(x0)}" y="{_f(y)}" width="{_f(w)}" height="{_STAGE_ROW_H}">'
+                    f'<text x="3" y="11.5">{_e(label)}</text></svg>'
+                )
             parts.append("</g>")
         parts.append("</g>")
 
     # Lanes, bottom first: a marker may overflow a thin lane downwards and stays on top.
-    label_every = 1 if lane_h >= 10 else math.ceil(12 / max(lane_h, 0.1))
+    label_every = next((k for k in (1, 2, 5, 10, 20, 50, 100) if k * lane_h >= 12), 100)
     loss_by_exec: dict[str, list[Mapping[str, Any]]] = {}
     for loss in _seq(app.get("losses")):
         loss = _map(loss)
@@ -603,14 +628,14 @@ def _timeline_svg(app: Mapping[str, Any], scale: _Scale, execs: list[_Exec], uid
             parts.append(
                 f'<rect class="track" x="{_LEFT}" y="{_f(y)}" width="{_PLOT}" height="{_f(lane_h)}"/>'
             )
-        for run in _rasterize(members, scale):
+        for run in _rasterize(members, scale, has_idle):
             ry, rh = y + pad / 2, lane_h - pad
             fill = f"url(#{uid}-hatch)" if run.state == "cache_held" else _COLOR[run.state]
             parts.append(
                 f'<rect class="run s-{run.state}" x="{_f(_LEFT + run.c0)}" y="{_f(ry)}" '
                 f'width="{run.c1 - run.c0}" height="{_f(rh)}" fill="{fill}"'
             )
-            if run.state == "busy":
+            if run.state in ("busy", "alive"):
                 parts.append("/>")
                 continue
             t_a = scale.t0 + run.c0 * scale.ms_per_col
@@ -634,23 +659,25 @@ def _timeline_svg(app: Mapping[str, Any], scale: _Scale, execs: list[_Exec], uid
                 )
                 parts.append(
                     f'<rect class="removal-marker" data-exec="{_e(ex.exec_id)}" data-cause="{_e(cause)}" '
+                    f'data-t="{ex.removed:.0f}" '
                     f'x="{_f(x - 1.5)}" y="{_f(y + pad / 2)}" width="3" height="{_f(marker_h)}" '
                     f'fill="{color}"><title>{_e(title)}</title></rect>'
                 )
             for loss in loss_by_exec.get(ex.exec_id, []):
                 x = scale.x(_num(loss.get("time_ms")))
-                size = min(14.0, max(8.0, lane_h * 0.75))
-                ty = y + pad / 2 + max(0.0, (lane_h - pad - size) / 2)
+                # At the lane's top, pointing down at the instant: the removal bar stays visible below.
+                size = min(12.0, max(7.0, (lane_h - pad) * 0.6))
+                ty = y + pad / 2
                 parts.append(
                     f'<path class="loss-marker" data-exec="{_e(ex.exec_id)}" '
-                    f'data-blocks="{int(_num(loss.get("blocks")))}" '
+                    f'data-t="{_num(loss.get("time_ms")):.0f}" data-blocks="{int(_num(loss.get("blocks")))}" '
                     f'd="M{_f(x - size / 2)} {_f(ty)}H{_f(x + size / 2)}L{_f(x)} {_f(ty + size)}Z" '
                     f'fill="{_LOSS_COLOR}"><title>{_e(_loss_title(loss, scale.t0))}</title></path>'
                 )
         parts.append("</g>")
         if i % label_every == 0:
             if aggregated:
-                text = f"{_short(members[0].exec_id, 8)}–{_short(members[-1].exec_id, 8)}"
+                text = f"{_short(members[0].exec_id, 8)}\u2013{_short(members[-1].exec_id, 8)}"
             else:
                 text = "exec " + _short(members[0].exec_id, 12)
             size = min(11.0, max(9.0, lane_h * 0.6))
@@ -660,13 +687,22 @@ def _timeline_svg(app: Mapping[str, Any], scale: _Scale, execs: list[_Exec], uid
             )
     parts.append("</g>")
     parts.extend(label_parts)
-    if nl and lane_h < 10:
+    for gap in (_seq(g) for g in _seq(app.get("gaps"))):
+        g0, g1 = (_opt_num(gap[0]), _opt_num(gap[1])) if len(gap) >= 2 else (None, None)
+        if g0 is None or g1 is None or g1 < g0:
+            continue
+        gx0, gx1 = scale.x(g0), scale.x(g1)
+        gw = max(2.0, gx1 - gx0)
+        title = f"events may be missing {_fmt_rel(g0 - scale.t0)} → {_fmt_rel(g1 - scale.t0)}"
         parts.append(
-            f'<text class="track-label" x="{_LEFT - 10}" y="{_f(lanes_top - 3)}">'
-            f'{"groups" if aggregated else "executors"}</text>'
+            f'<rect class="gap-shade" x="{_f(gx0)}" y="{_f(top_axis)}" width="{_f(gw)}" '
+            f'height="{_f(lanes_top + lanes_h - top_axis)}"/>'
+            f'<rect class="gap" x="{_f(gx0)}" y="{_f(top_axis - 4)}" width="{_f(gw)}" height="5">'
+            f"<title>{_e(title)}</title></rect>"
         )
     parts.append(
-        f'<line class="xhair" x1="0" x2="0" y1="{_f(top_axis)}" y2="{_f(lanes_top + lanes_h)}" visibility="hidden"/>'
+        f'<line class="xhair" x1="0" x2="0" y1="{_f(top_axis)}" y2="{_f(lanes_top + lanes_h)}" '
+        'visibility="hidden"/>'
         f'<text class="xhair-label" x="0" y="{_f(top_axis - 8)}" visibility="hidden"></text>'
     )
     parts.append("</svg>")
@@ -691,6 +727,8 @@ def _timeline_svg(app: Mapping[str, Any], scale: _Scale, execs: list[_Exec], uid
             f"{len(floors)} executor(s) had too many idle gaps to keep: gaps shorter than "
             f"{_fmt_secs(max(floors) / 1000)} or less are drawn as busy."
         )
+    if execs and not has_idle:
+        notes.append("The data has no idle segments (no timeline): lanes show lifetimes only.")
     dropped = int(_num(timeline.get("stages_dropped")))
     if dropped:
         notes.append(f"{dropped} stage(s) past the timeline's cap are not drawn.")
@@ -698,7 +736,7 @@ def _timeline_svg(app: Mapping[str, Any], scale: _Scale, execs: list[_Exec], uid
 
 
 def _cached_svg(app: Mapping[str, Any], scale: _Scale, uid: str) -> str:
-    """Cached bytes (all replicas) over time, as a step line; loss times as dashed lines."""
+    """Draw cached bytes (all replicas) over time as a step line; losses as red marks."""
     points: list[tuple[float, float]] = []
     for p in _seq(_map(app.get("timeline")).get("cached_bytes")):
         p = _seq(p)
@@ -736,16 +774,21 @@ def _cached_svg(app: Mapping[str, Any], scale: _Scale, uid: str) -> str:
     base = _f(y(0))
     parts.append(f'<path class="cached-area" d="{line}V{base}H{_f(_LEFT)}Z"/>')
     parts.append(f'<path class="cached-line" d="{line}"/>')
-    for loss in _seq(app.get("losses")):
-        loss = _map(loss)
+    losses = [_map(x) for x in _seq(app.get("losses"))]
+    for loss in losses:
         x = scale.x(_num(loss.get("time_ms")))
-        parts.append(
-            f'<g class="loss-line"><title>{_e(_loss_title(loss, scale.t0))}</title>'
+        # Many losses: the triangles alone (a line each would paint the chart red).
+        line = (
             f'<line x1="{_f(x)}" x2="{_f(x)}" y1="{_f(top_pad)}" y2="{_f(top_pad + plot_h)}"/>'
+            if len(losses) <= 30 else ""
+        )
+        parts.append(
+            f'<g class="loss-line"><title>{_e(_loss_title(loss, scale.t0))}</title>{line}'
             f'<path d="M{_f(x - 5)} {_f(top_pad - 8)}H{_f(x + 5)}L{_f(x)} {_f(top_pad)}Z"/></g>'
         )
     parts.append(
-        f'<line class="xhair" x1="0" x2="0" y1="{_f(top_pad)}" y2="{_f(top_pad + plot_h)}" visibility="hidden"/>'
+        f'<line class="xhair" x1="0" x2="0" y1="{_f(top_pad)}" y2="{_f(top_pad + plot_h)}" '
+        'visibility="hidden"/>'
         f'<text class="xhair-label" x="0" y="{_f(top_pad + 10)}" visibility="hidden"></text></svg>'
     )
     return "".join(parts)
@@ -755,14 +798,17 @@ def _cached_svg(app: Mapping[str, Any], scale: _Scale, uid: str) -> str:
 def _legend(uid: str) -> str:
     items: list[str] = []
     for key, color, label in _STATES:
-        if key == "other":
+        if key in ("other", "alive"):
             continue
         style = "" if key != "cache_held" else " hatch"
         items.append(
             f'<button type="button" class="lg" data-state="{key}" aria-pressed="false">'
             f'<span class="sw{style}" style="background-color:{color}"></span>{_e(label)}</button>'
         )
-    items.append(f'<span class="lg-static"><span class="sw tri" style="color:{_LOSS_COLOR}">▼</span>cached blocks lost</span>')
+    items.append(
+        f'<span class="lg-static"><span class="sw tri" style="color:{_LOSS_COLOR}">▼</span>'
+        "cached blocks lost</span>"
+    )
     for cause, color in _REMOVAL_COLOR.items():
         items.append(
             f'<span class="lg-static"><span class="sw bar" style="background-color:{color}"></span>'
@@ -808,7 +854,8 @@ def _cards(app: Mapping[str, Any]) -> str:
             continue
         hatch = " hatch" if key == "cache_held" else ""
         segs.append(
-            f'<span class="seg{hatch}" style="width:{secs / bar_total * 100:.2f}%;background-color:{_COLOR[key]}" '
+            f'<span class="seg{hatch}" style="width:{secs / bar_total * 100:.2f}%;'
+            f'background-color:{_COLOR[key]}" '
             f'title="{_e(cause)}: {_e(_fmt_secs(secs))}"></span>'
         )
         rows.append(
@@ -825,12 +872,18 @@ def _cards(app: Mapping[str, Any]) -> str:
         )
     )
     lost_blocks = int(_num(app.get("cache_lost_blocks")))
-    lost_rows = "".join(
-        f'<li><span class="k">{_e(c)}</span><span class="v">{int(_num(_seq(v)[0] if _seq(v) else 0))} blocks, '
-        f"{_e(_fmt_bytes(_num(_seq(v)[1] if len(_seq(v)) > 1 else 0)))}</span></li>"
-        for c, v in _map(app.get("cache_lost_by_cause")).items()
-    )
-    sub = f"{_e(_fmt_bytes(_num(app.get('cache_lost_bytes'))))} of cached data lost with executors"
+    estimated = bool(app.get("cache_estimated"))
+    lost_rows = ""
+    for c, v in _map(app.get("cache_lost_by_cause")).items():
+        pair = _seq(v)
+        text = _blocks(pair[0] if pair else 0)
+        if not estimated:
+            text += f", {_fmt_bytes(_num(pair[1] if len(pair) > 1 else 0))}"
+        lost_rows += f'<li><span class="k">{_e(c)}</span><span class="v">{_e(text)}</span></li>'
+    if estimated:
+        sub = "estimated from tasks (no block updates in the log): sizes unknown"
+    else:
+        sub = f"{_e(_fmt_bytes(_num(app.get('cache_lost_bytes'))))} of cached data lost with executors"
     replicas = int(_num(app.get("cache_replicas_lost")))
     migrated = int(_num(app.get("cache_migrated_blocks")))
     if replicas or migrated:
@@ -838,7 +891,8 @@ def _cards(app: Mapping[str, Any]) -> str:
     cards.append(
         _card(
             "Cached blocks lost",
-            f'<span data-figure="cache_lost_blocks">{lost_blocks:,}</span>',
+            f'<span data-figure="cache_lost_blocks">{lost_blocks:,}</span>'
+            + (" <small>estimated</small>" if estimated else ""),
             sub,
             f'<ul class="kv">{lost_rows}</ul>' if lost_rows else "",
             "bad" if lost_blocks else "",
@@ -847,10 +901,16 @@ def _cards(app: Mapping[str, Any]) -> str:
     cards.append(
         _card(
             "Recomputed",
-            f'<span data-figure="cache_recomputed_blocks">{int(_num(app.get("cache_recomputed_blocks"))):,}</span>'
+            '<span data-figure="cache_recomputed_blocks">'
+            f'{int(_num(app.get("cache_recomputed_blocks"))):,}</span>'
             ' <small>blocks</small>',
             f"{_e(_fmt_secs(_num(app.get('cache_recompute_seconds'))))} of task time rebuilding them "
-            "(upper bound)",
+            "(upper bound)"
+            + (
+                f"; {_e(_fmt_secs(_num(app.get('uncached_recompute_seconds'))))} repeating uncached lineages"
+                if _num(app.get("uncached_recompute_seconds")) > 0
+                else ""
+            ),
         )
     )
     removed_rows = "".join(
@@ -864,9 +924,10 @@ def _cards(app: Mapping[str, Any]) -> str:
         _card(
             "Executors",
             f'<span data-figure="executors_added">{int(_num(app.get("executors_added")))}</span>'
-            f' <small>added</small> · {int(_num(app.get("executors_removed")))} <small>removed</small>',
-            (f"{active} active now" if app.get("running") else "removed by cause:" if removed_rows else
-             "none removed before the end"),
+            " <small>added</small>",
+            f"{int(_num(app.get('executors_removed')))} removed before the end"
+            + (f", {active} active now" if app.get("running") else "")
+            + (", by cause:" if removed_rows else ""),
             f'<ul class="kv">{removed_rows}</ul>' if removed_rows else "",
         )
     )
@@ -900,12 +961,13 @@ def _losses_table(app: Mapping[str, Any], t0: float) -> str:
             where = r.get("first_stage") or r.get("callsite") or "?"
             rdds.append(
                 f'<div class="rdd">RDD {_e(r.get("rdd_id"))} <b>{_e(r.get("name") or "")}</b> '
-                f'<code>{_e(where)}</code> — {int(_num(r.get("blocks")))} blocks, '
+                f'<code>{_e(where)}</code> — {_blocks(r.get("blocks"))}, '
                 f'{_e(_fmt_bytes(_num(r.get("memory_bytes")) + _num(r.get("disk_bytes"))))}</div>'
             )
         rows.append(
-            f'<tr><td class="num">{_e(_fmt_rel(_num(loss.get("time_ms")) - t0))}</td>'
-            f'<td><code>{_e(loss.get("exec_id"))}</code></td><td>{_e(loss.get("cause") or "?")}</td>'
+            f'<tr><td class="num">{_e(_when(loss.get("time_ms"), t0))}</td>'
+            f'<td><code>{_e(loss.get("exec_id"))}</code></td>'
+            f'<td class="nowrap">{_e(loss.get("cause") or "?")}</td>'
             f'<td class="reason">{_e(loss.get("reason") or "")}</td>'
             f'<td class="num">{int(_num(loss.get("blocks")))}</td>'
             f'<td class="num">{_e(_fmt_bytes(_num(loss.get("bytes"))))}</td><td>{"".join(rdds)}</td></tr>'
@@ -936,15 +998,18 @@ def _findings(app: Mapping[str, Any], t0: float) -> str:
     if not findings:
         return '<h3>Findings</h3><p class="muted">No findings.</p>'
     rows = [
-        f'<tr><td class="num">{_e(_fmt_rel(_num(f.get("time_ms")) - t0))}</td>'
-        f'<td><span class="badge k-{_e(_state_key(f.get("kind")))}">{_e(f.get("kind") or "?")}</span></td>'
+        f'<tr><td class="num">{_e(_when(f.get("time_ms"), t0))}</td>'
+        f'<td><span class="badge">{_e(f.get("kind") or "?")}</span></td>'
         f"<td>{_e(f.get('message') or '')}</td></tr>"
-        for f in findings
+        for f in sorted(findings, key=lambda f: _num(f.get("time_ms")))
     ]
     total = sum(int(_num(v)) for v in by_kind.values())
     note = ""
     if total > len(findings):
-        note = f'<p class="muted">{total} findings in all; the oldest {total - len(findings)} were not kept.</p>'
+        note = (
+            f'<p class="muted">{total} findings in all; the oldest {total - len(findings)} '
+            "were not kept.</p>"
+        )
     return note + _maybe_collapsed(
         "Findings",
         '<table class="data"><thead><tr><th>when</th><th>kind</th><th>finding</th></tr></thead>'
@@ -953,18 +1018,96 @@ def _findings(app: Mapping[str, Any], t0: float) -> str:
     )
 
 
+def _fmt_core_hours(hours: float) -> str:
+    return f"{hours:,.1f} core-hours" if hours >= 1 else f"{hours * 3600:,.0f} core-seconds"
+
+
+def _fmt_value(value: object) -> str:
+    if isinstance(value, float):
+        return f"{value:,.4g}" if abs(value) < 1 else f"{value:,.1f}"
+    return str(value)
+
+
 def _advice(app: Mapping[str, Any]) -> str:
+    """Each piece of advice: kind, message, the Spark settings to try, evidence, estimated saving."""
     items = []
     for a in _seq(app.get("advice")):
-        if isinstance(a, Mapping):
-            kind = a.get("kind")
-            badge = f'<span class="badge">{_e(kind)}</span> ' if kind else ""
-            items.append(f"<li>{badge}{_e(a.get('message') or '')}</li>")
-        else:
-            items.append(f"<li>{_e(a)}</li>")
+        if not isinstance(a, Mapping):
+            items.append(f'<div class="advice-item"><p>{_e(a)}</p></div>')
+            continue
+        head = f'<span class="badge">{_e(a.get("kind") or "advice")}</span>'
+        saving = _num(a.get("saving_core_hours"))
+        if saving > 0:
+            head += f'<span class="saving">saves ≈ {_e(_fmt_core_hours(saving))}</span>'
+        settings = _map(a.get("settings"))
+        conf = ""
+        if settings:
+            lines = "\n".join(f"{k}={v}" for k, v in settings.items())
+            conf = f'<pre class="settings"><code>{_e(lines)}</code></pre>'
+        evidence = _map(a.get("evidence"))
+        ev = ""
+        if evidence:
+            ev = '<div class="evidence">evidence: ' + ", ".join(
+                f"{_e(k)} <b>{_e(_fmt_value(v))}</b>" for k, v in evidence.items()
+            ) + "</div>"
+        items.append(
+            f'<div class="advice-item"><div class="advice-head">{head}</div>'
+            f"<p>{_e(a.get('message') or '')}</p>{conf}{ev}</div>"
+        )
     if not items:
         return '<h3>Advice</h3><p class="muted">No advice for this application.</p>'
-    return f'<h3>Advice</h3><ul class="advice">{"".join(items)}</ul>'
+    return f'<h3>Advice <small>({len(items)})</small></h3>{"".join(items)}'
+
+
+def _what_if(app: Mapping[str, Any]) -> str:
+    """Show the what-if replay (docs/advice.md): estimated wall time and cost at other executor counts."""
+    w = _map(app.get("what_if"))
+    rows = [_map(r) for r in _seq(w.get("rows"))]
+    if not rows:
+        return ""
+    measured = _num(w.get("measured_avg_executors"))
+    nearest = min(rows, key=lambda r: abs(_num(r.get("executors")) - measured))
+    body = "".join(
+        ('<tr class="measured">' if r is nearest else "<tr>")
+        + f'<td class="num">{int(_num(r.get("executors")))}</td>'
+        f'<td class="num">{_e(_fmt_secs(_num(r.get("est_wall_seconds"))))}</td>'
+        f'<td class="num">{_e(_fmt_num(_num(r.get("est_allocated_core_seconds"))))}</td></tr>'
+        for r in rows
+    )
+    error = _num(w.get("model_error")) * 100
+    cores = int(_num(w.get("executor_cores")))
+    sub = (
+        f"Measured: {_e(_fmt_secs(_num(w.get('measured_wall_seconds'))))} with {measured:.1f} executors "
+        f"on average ({cores} core{'' if cores == 1 else 's'} each), of which "
+        f"{_e(_fmt_secs(_num(w.get('driver_seconds'))))} with no stage running. The model gives "
+        f"{_e(_fmt_secs(_num(w.get('model_wall_seconds_at_measured'))))} at the measured count "
+        f"({error:+.1f}%)."
+    )
+    return (
+        '<h3>What if <small>(model, static allocation)</small></h3>'
+        f'<p class="hint">{sub}</p>'
+        '<table class="data whatif"><thead><tr><th class="num">executors</th>'
+        '<th class="num">est. wall time</th>'
+        f'<th class="num">est. allocated core-s</th></tr></thead><tbody>{body}</tbody></table>'
+    )
+
+
+def _uncached(app: Mapping[str, Any]) -> str:
+    reuse = [_map(r) for r in _seq(app.get("uncached_reuse"))]
+    if not reuse:
+        return ""
+    rows = [
+        f'<tr><td><code>{_e(r.get("callsite") or "?")}</code></td>'
+        f'<td class="num">{int(_num(r.get("times")))} times</td>'
+        f'<td class="num">{_e(_fmt_secs(_num(r.get("repeat_task_seconds"))))}</td></tr>'
+        for r in reuse
+    ]
+    return _maybe_collapsed(
+        "Computed more than once without a cache",
+        '<table class="data"><thead><tr><th>lineage (callsite)</th><th class="num">computed</th>'
+        '<th class="num">task time of the repeats</th></tr></thead><tbody>{rows}</tbody></table>',
+        rows,
+    )
 
 
 def _source(app: Mapping[str, Any]) -> str:
@@ -989,7 +1132,10 @@ def _source(app: Mapping[str, Any]) -> str:
     if over:
         rows.append(("over limits", ", ".join(f"{k} {int(_num(v))}" for k, v in over.items())))
     body = "".join(f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in rows)
-    return f'<details class="source"><summary>Data source</summary><table class="kvt">{body}</table></details>'
+    return (
+        '<details class="source"><summary>Data source</summary>'
+        f'<table class="kvt">{body}</table></details>'
+    )
 
 
 def _warnings(app: Mapping[str, Any], t1: float) -> list[str]:
@@ -1007,10 +1153,24 @@ def _warnings(app: Mapping[str, Any], t1: float) -> list[str]:
         out.append(f"The listener dropped {dropped:,} events: figures may be low.")
     if int(_num(app.get("bad_lines"))):
         out.append(f"{int(_num(app.get('bad_lines'))):,} unreadable log lines were skipped.")
-    if not _seq(_map(app.get("timeline")).get("cached_bytes")) and not int(_num(app.get("cache_lost_blocks"))):
+    gaps = [g for g in (_seq(x) for x in _seq(app.get("gaps"))) if len(g) >= 2]
+    if gaps:
+        out.append(
+            f"Events may be missing in {len(gaps)} time range(s) (listener drops, or the agent joined "
+            "the stream late): shaded on the timeline; figures there may be low."
+        )
+    no_points = not _seq(_map(app.get("timeline")).get("cached_bytes"))
+    if app.get("cache_estimated"):
+        out.append(
+            "No block updates in this log: cache figures are estimated from tasks (blocks counted, "
+            "sizes unknown, replicas not seen; docs/cache-loss.md). Set "
+            "spark.eventLog.logBlockUpdates.enabled=true for exact figures."
+        )
+    elif no_points and not int(_num(app.get("cache_lost_blocks"))):
         out.append(
             "No cached-block data: nothing was cached, or the log holds no block updates "
-            "(spark.eventLog.logBlockUpdates.enabled=true records them); cache loss cannot be seen without them."
+            "(spark.eventLog.logBlockUpdates.enabled=true records them); cache loss cannot be seen "
+            "without them."
         )
     return out
 
@@ -1024,7 +1184,9 @@ def _app_section(app: Mapping[str, Any], index: int) -> str:
     app_id = str(app.get("app_id") or "no app id")
     running = app.get("end_ms") is None
     status = (
-        '<span class="pill run">running / incomplete</span>' if running else '<span class="pill ok">finished</span>'
+        '<span class="pill run">running / incomplete</span>'
+        if running
+        else '<span class="pill ok">finished</span>'
     )
     da = app.get("dynamic_allocation")
     da_text = "dynamic allocation on" if da is True else ("dynamic allocation off" if da is False else "")
@@ -1039,14 +1201,16 @@ def _app_section(app: Mapping[str, Any], index: int) -> str:
         meta.append(_e(da_text))
     parts: list[str] = [
         f'<section class="app" id="app-{index}" data-app-id="{_e(app_id)}">',
-        f'<header class="app-head"><h2>{_e(name)} {status}</h2><div class="meta">{" · ".join(meta)}</div></header>',
+        f'<header class="app-head"><h2>{_e(name)} {status}</h2>'
+        f'<div class="meta">{" · ".join(meta)}</div></header>',
     ]
     warns = _warnings(app, t1)
     if warns:
         parts.append('<div class="notes">' + "".join(f"<p>{_e(w)}</p>" for w in warns) + "</div>")
     parts.append(_cards(app))
     parts.append("<h3>Executor timeline</h3>")
-    has_stages = any(len(_seq(s)) >= 5 and _num(_seq(s)[3]) > 0 for s in _seq(_map(app.get("timeline")).get("stages")))
+    stages = _seq(_map(app.get("timeline")).get("stages"))
+    has_stages = any(len(_seq(s)) >= 5 and _num(_seq(s)[3]) > 0 for s in stages)
     if execs or has_stages:
         svg, note = _timeline_svg(app, scale, execs, uid)
         parts.append(_legend(uid))
@@ -1066,12 +1230,21 @@ def _app_section(app: Mapping[str, Any], index: int) -> str:
     parts.append("<h3>Cached bytes over time <small>(all replicas, memory + disk)</small></h3>")
     if _seq(_map(app.get("timeline")).get("cached_bytes")):
         parts.append(f'<div class="chart-box">{_cached_svg(app, scale, uid)}</div>')
+    elif app.get("cache_estimated"):
+        parts.append(
+            '<p class="muted">No block updates in the data: cached bytes over time are unknown '
+            "(cache figures are estimated from tasks).</p>"
+        )
     else:
         parts.append('<p class="muted">No block updates in the data.</p>')
     parts.append(_losses_table(app, t0))
-    parts.append('<div class="two">')
-    parts.append(f"<div>{_findings(app, t0)}</div><div>{_advice(app)}</div>")
-    parts.append("</div>")
+    parts.append(_uncached(app))
+    what_if = _what_if(app)
+    if what_if:
+        parts.append(f'<div class="two"><div>{_advice(app)}</div><div>{what_if}</div></div>')
+    else:
+        parts.append(_advice(app))
+    parts.append(_findings(app, t0))
     parts.append(_source(app))
     parts.append("</section>")
     return "".join(parts)
@@ -1082,15 +1255,21 @@ def _toc(apps: Sequence[Mapping[str, Any]]) -> str:
     for i, app in enumerate(apps):
         alloc = _num(app.get("allocated_core_seconds"))
         share = _num(app.get("idle_core_seconds")) / alloc * 100 if alloc > 0 else 0.0
+        t0, t1 = _time_range(app)
+        status = "running" if app.get("end_ms") is None else "finished"
         rows.append(
             f'<tr><td><a href="#app-{i}">{_e(app.get("app_name") or "(unnamed)")}</a></td>'
-            f'<td><code>{_e(app.get("app_id") or "")}</code></td>'
-            f'<td class="num">{share:.0f}%</td><td class="num">{int(_num(app.get("cache_lost_blocks"))):,}</td>'
+            f'<td><code>{_e(app.get("app_id") or "")}</code></td><td class="nowrap">{status}</td>'
+            f'<td class="num">{_e(_fmt_secs((t1 - t0) / 1000))}</td>'
+            f'<td class="num">{share:.0f}%</td>'
+            f'<td class="num">{int(_num(app.get("cache_lost_blocks"))):,}</td>'
             f'<td class="num">{len(_map(app.get("executors")))}</td></tr>'
         )
     return (
-        '<nav class="toc"><table class="data"><thead><tr><th>application</th><th>id</th>'
-        '<th class="num">idle cores</th><th class="num">blocks lost</th><th class="num">executors</th></tr></thead>'
+        '<nav class="toc"><table class="data"><thead><tr><th>application</th><th>id</th><th>status</th>'
+        '<th class="num">duration</th>'
+        '<th class="num">idle cores</th><th class="num">blocks lost</th><th class="num">executors</th>'
+        "</tr></thead>"
         f"<tbody>{''.join(rows)}</tbody></table></nav>"
     )
 
@@ -1113,7 +1292,8 @@ section.app{background:var(--card);border:1px solid var(--line);border-radius:10
  vertical-align:middle;margin-left:6px;text-transform:uppercase;letter-spacing:.4px}
 .pill.ok{background:#e6fcf5;color:#087f5b}.pill.run{background:#fff4e6;color:#d9480f}
 h3{font-size:15px;margin:22px 0 8px;font-weight:650}h3 small{color:var(--muted);font-weight:400}
-.cards{display:grid;grid-template-columns:repeat(auto-fit,minmax(190px,1fr));gap:12px;margin-top:14px}
+.cards{display:grid;grid-template-columns:repeat(3,1fr);gap:12px;margin-top:14px}
+@media (max-width:900px){.cards{grid-template-columns:repeat(2,1fr)}}
 .card{border:1px solid var(--line);border-radius:8px;padding:11px 13px;background:#fcfcfd;
  border-top:3px solid #ced4da}
 .card.warn{border-top-color:#fab005}.card.bad{border-top-color:#e03131}
@@ -1134,7 +1314,8 @@ h3{font-size:15px;margin:22px 0 8px;font-weight:650}h3 small{color:var(--muted);
 .legend .lg,.legend .lg-static{display:inline-flex;align-items:center;gap:6px;color:#343a40}
 .legend .lg{border:1px solid transparent;background:none;border-radius:5px;padding:2px 6px;margin:0 -6px;
  font:inherit;cursor:pointer}
-.legend .lg:hover{border-color:var(--line)}.legend .lg[aria-pressed="true"]{border-color:#868e96;background:#f1f3f5}
+.legend .lg:hover{border-color:var(--line)}
+.legend .lg[aria-pressed="true"]{border-color:#868e96;background:#f1f3f5}
 .hint,.note,.muted{color:var(--muted);font-size:12.5px;margin:4px 0}
 .note{background:#f8f9fa;border-left:3px solid #adb5bd;padding:5px 9px}
 .notes{margin:12px 0 0}
@@ -1160,19 +1341,30 @@ svg .xhair{stroke:#343a40;stroke-width:1;stroke-dasharray:2 2;pointer-events:non
 svg .xhair-label{font-size:11px;fill:#212529;pointer-events:none;font-weight:600;
  paint-order:stroke;stroke:#fff;stroke-width:3px}
 table.data{border-collapse:collapse;width:100%;font-size:13px}
-table.data th{text-align:left;font-weight:600;color:#495057;border-bottom:2px solid var(--line);padding:5px 8px}
+table.data th{text-align:left;font-weight:600;color:#495057;border-bottom:2px solid var(--line);
+ padding:5px 8px}
 table.data td{border-bottom:1px solid #f1f3f5;padding:5px 8px;vertical-align:top;word-break:break-word}
 table.data .num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
-td.reason{color:#495057;max-width:260px}
+td.reason{color:#495057;min-width:160px;max-width:300px}
+table.data td.nowrap{white-space:nowrap;word-break:normal}
 .rdd{margin:1px 0}.rdd code{color:#495057}
 .badge{display:inline-block;font-size:11px;padding:1px 7px;border-radius:4px;background:#e9ecef;color:#343a40;
  white-space:nowrap}
 .two{display:grid;grid-template-columns:3fr 2fr;gap:24px}
 @media (max-width:900px){.two{grid-template-columns:1fr}}
-.advice{margin:0;padding-left:18px}.advice li{margin:4px 0}
+.advice-item{border:1px solid var(--line);border-left:3px solid var(--accent);border-radius:6px;
+ padding:8px 12px;margin:0 0 10px;font-size:13px;background:#fcfcfd}
+.advice-item p{margin:6px 0}.advice-head{display:flex;gap:10px;align-items:center}
+.saving{font-size:12px;color:#087f5b;font-weight:600}
+pre.settings{background:#f1f3f5;border-radius:4px;padding:6px 9px;margin:6px 0;font-size:12px;
+ overflow-x:auto;white-space:pre-wrap;word-break:break-all}
+.evidence{color:var(--muted);font-size:12px}.evidence b{color:#495057;font-weight:600}
+table.whatif{width:auto;min-width:60%}table.whatif tr.measured td{background:#edf2ff;font-weight:600}
+svg .gap-shade{fill:rgba(73,80,87,.10);pointer-events:none}svg .gap{fill:#868e96}
 details.source{margin-top:16px;font-size:13px}details.source summary{cursor:pointer;color:var(--muted)}
 .kvt th{text-align:left;color:var(--muted);font-weight:500;padding:2px 14px 2px 0}
-nav.toc{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:10px 16px;margin-bottom:20px}
+nav.toc{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:10px 16px;
+ margin-bottom:20px}
 footer{color:var(--muted);font-size:12px;text-align:center;padding:10px}
 .empty{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:30px;text-align:center}
 @media print{body{background:#fff}section.app{break-inside:avoid-page;box-shadow:none}}
@@ -1188,7 +1380,8 @@ _JS_ERRORS = """
 (function(){var r=document.documentElement;function note(m){var p=r.getAttribute('data-sparkprobe-errors');
 r.setAttribute('data-sparkprobe-errors',(p?p+' | ':'')+m);}
 window.addEventListener('error',function(e){note(String(e.message||e.type));});
-window.addEventListener('unhandledrejection',function(e){note('unhandled rejection: '+String(e.reason));});})();
+window.addEventListener('unhandledrejection',function(e){
+ note('unhandled rejection: '+String(e.reason));});})();
 """
 
 _JS = """
@@ -1198,7 +1391,8 @@ function rel(ms){var s=ms/1000,sign=s<0?'-':'+';s=Math.abs(s);
  if(s<60)return sign+s.toFixed(1)+'s';
  if(s<3600){var m=Math.floor(s/60),x=Math.floor(s%60);return sign+m+'m'+(x<10?'0':'')+x+'s';}
  var h=Math.floor(s/3600),mm=Math.floor((s%3600)/60);return sign+h+'h'+(mm<10?'0':'')+mm+'m';}
-function bytes(n){var u=['B','KiB','MiB','GiB','TiB','PiB'],i=0;while(Math.abs(n)>=1024&&i<u.length-1){n/=1024;i++;}
+function bytes(n){var u=['B','KiB','MiB','GiB','TiB','PiB'],i=0;
+ while(Math.abs(n)>=1024&&i<u.length-1){n/=1024;i++;}
  return i?n.toFixed(1)+' '+u[i]:n.toFixed(0)+' B';}
 function points(svg){var raw=svg.getAttribute('data-points');if(!raw)return null;
  return raw.split(';').map(function(p){var a=p.split(',');return [+a[0],+a[1]];});}
@@ -1206,7 +1400,8 @@ function valueAt(pts,t){var v=0;for(var i=0;i<pts.length&&pts[i][0]<=t;i++)v=pts
 var sections=document.querySelectorAll('section.app');
 Array.prototype.forEach.call(sections,function(sec){
  var charts=Array.prototype.slice.call(sec.querySelectorAll('svg.chart[data-t0]'));
- var data=charts.map(function(svg){return {svg:svg,t0:+svg.getAttribute('data-t0'),t1:+svg.getAttribute('data-t1'),
+ var data=charts.map(function(svg){return {svg:svg,
+  t0:+svg.getAttribute('data-t0'),t1:+svg.getAttribute('data-t1'),
   x0:+svg.getAttribute('data-x0'),pw:+svg.getAttribute('data-pw'),pts:points(svg),
   line:svg.querySelector('.xhair'),label:svg.querySelector('.xhair-label')};});
  function hide(){data.forEach(function(d){if(d.line){d.line.setAttribute('visibility','hidden');
@@ -1225,8 +1420,10 @@ Array.prototype.forEach.call(sections,function(sec){
  Array.prototype.forEach.call(sec.querySelectorAll('.legend .lg'),function(btn){
   btn.addEventListener('click',function(){var s=btn.getAttribute('data-state');
    var on=sec.getAttribute('data-focus')===s;
-   Array.prototype.forEach.call(sec.querySelectorAll('.legend .lg'),function(b){b.setAttribute('aria-pressed','false');});
-   if(on){sec.removeAttribute('data-focus');}else{sec.setAttribute('data-focus',s);btn.setAttribute('aria-pressed','true');}
+   Array.prototype.forEach.call(sec.querySelectorAll('.legend .lg'),function(b){
+    b.setAttribute('aria-pressed','false');});
+   if(on){sec.removeAttribute('data-focus');}
+   else{sec.setAttribute('data-focus',s);btn.setAttribute('aria-pressed','true');}
   });});
 });
 document.documentElement.setAttribute('data-sparkprobe-js','ok');

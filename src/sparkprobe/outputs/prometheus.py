@@ -60,12 +60,18 @@ def app_families(summaries: list[dict[str, Any]]) -> list[Metric]:
     task_run = counter("sparkprobe_task_run_seconds", "Sum of task attempt spans (launch to finish).")
     cached_bytes = gauge("sparkprobe_cached_bytes", "Bytes of cached RDD blocks, all replicas.", ["storage"])
     cached_blocks = gauge("sparkprobe_cached_blocks", "Distinct cached RDD blocks.")
-    lost_blocks = counter("sparkprobe_cache_lost_blocks", "Cached blocks lost with their last replica.", ["reason"])
-    lost_bytes = counter("sparkprobe_cache_lost_bytes", "Bytes of cached blocks lost with their last replica.", ["reason"])
+    lost_blocks = counter(
+        "sparkprobe_cache_lost_blocks", "Cached blocks lost with their last replica.", ["reason"]
+    )
+    lost_bytes = counter(
+        "sparkprobe_cache_lost_bytes", "Bytes of cached blocks lost with their last replica.", ["reason"]
+    )
     replicas_lost = counter("sparkprobe_cache_replicas_lost", "Block replicas lost while another replica survived.")
     migrated = counter("sparkprobe_cache_migrated_blocks", "Blocks that survived a decommission by migration.")
     recomputed = counter("sparkprobe_cache_recomputed_blocks", "Lost blocks cached again (recomputed).")
-    recompute_s = counter("sparkprobe_cache_recompute_seconds", "Executor run time of the tasks that rebuilt lost blocks.")
+    recompute_s = counter(
+        "sparkprobe_cache_recompute_seconds", "Executor run time of the tasks that rebuilt lost blocks."
+    )
     uncached = counter(
         "sparkprobe_uncached_recompute_seconds",
         "Task time of stages that computed an uncached lineage already computed before.",
@@ -146,17 +152,17 @@ class AgentCollector(Collector):
         # Counters measured "to now" (core-seconds, idle seconds) can step back by a few ms when
         # an event dated slightly before the previous scrape arrives; Prometheus would read a
         # reset. Each counter series is exposed as the highest value it has shown.
-        self._high_water: dict[tuple[str, tuple[str, ...]], float] = {}
+        self._high_water: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
         self._hw_lock = threading.Lock()
 
     def _monotonic(self, families: list[Metric]) -> list[Metric]:
-        seen: dict[tuple[str, tuple[str, ...]], float] = {}
+        seen: dict[tuple[str, tuple[tuple[str, str], ...]], float] = {}
         with self._hw_lock:
             for family in families:
                 if family.type != "counter":
                     continue
                 for i, sample in enumerate(family.samples):
-                    key = (sample.name, tuple(sorted(sample.labels.items())))  # type: ignore[arg-type]
+                    key = (sample.name, tuple(sorted(sample.labels.items())))
                     value = max(sample.value, self._high_water.get(key, sample.value))
                     seen[key] = value
                     if value != sample.value:
@@ -239,7 +245,7 @@ class MetricsServer:
         agent = self.agent
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
                     body = generate_latest(registry)

@@ -35,7 +35,8 @@ def format_text(app: dict[str, Any]) -> str:
         f"busy {app['busy_core_seconds']:,.1f}"
     )
     causes = ", ".join(f"{c} {s:,.1f}s" for c, s in app["idle_by_cause"].items() if s > 0)
-    lines.append(f"  idle executors  {app['idle_executor_seconds']:,.1f} executor-seconds" + (f" ({causes})" if causes else ""))
+    idle_s = app["idle_executor_seconds"]
+    lines.append(f"  idle executors  {idle_s:,.1f} executor-seconds" + (f" ({causes})" if causes else ""))
     lines.append(
         f"  cache lost      {app['cache_lost_blocks']} blocks, {_bytes(app['cache_lost_bytes'])}; "
         f"recomputed {app['cache_recomputed_blocks']} blocks in {app['cache_recompute_seconds']:,.1f}s"
@@ -56,7 +57,8 @@ def format_text(app: dict[str, Any]) -> str:
         lines.append("  INCOMPLETE      events are missing (listener drops or app closed by timeout)")
     for loss in app["losses"]:
         rdds = "; ".join(
-            f"RDD {r['rdd_id']} {r['name'] or ''} [{r.get('first_stage') or r['callsite'] or '?'}] {r['blocks']} blocks {_bytes(r['memory_bytes'] + r['disk_bytes'])}"
+            f"RDD {r['rdd_id']} {r['name'] or ''} [{r.get('first_stage') or r['callsite'] or '?'}] "
+            f"{r['blocks']} blocks {_bytes(r['memory_bytes'] + r['disk_bytes'])}"
             for r in loss["rdds"]
         )
         lines.append(f"  loss: executor {loss['exec_id']} ({loss['cause']}: {loss['reason']!r}): {rdds}")

@@ -22,7 +22,7 @@ WIRE_VERSION = 1
 try:  # orjson parses these short lines about 3x faster; json is the fallback.
     import orjson
 
-    _loads: Callable[[bytes], Any] = orjson.loads
+    _loads: Callable[[bytes | str], Any] = orjson.loads
     _JSONError: tuple[type[Exception], ...] = (orjson.JSONDecodeError, UnicodeDecodeError)
 except ImportError:  # pragma: no cover - exercised only without orjson
     _loads = json.loads
@@ -157,9 +157,8 @@ def parse_hello(line: bytes | str) -> Hello:
         raise BadLine("json", str(exc)[:200]) from None
     if type(obj) is not dict or obj.get("hello") != "sparkprobe" or not _is_int(obj.get("wire")):
         raise BadLine("schema", "not a sparkprobe hello")
-    return Hello(
-        wire=obj["wire"],
-        app_id=obj.get("app_id") if type(obj.get("app_id")) is str else "",
-        token=obj.get("token") if type(obj.get("token")) is str else "",
-        listener=obj.get("listener") if type(obj.get("listener")) is str else "",
-    )
+    def text(key: str) -> str:
+        value = obj.get(key)
+        return value if isinstance(value, str) else ""
+
+    return Hello(wire=obj["wire"], app_id=text("app_id"), token=text("token"), listener=text("listener"))
