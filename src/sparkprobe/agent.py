@@ -82,6 +82,7 @@ class Agent:
         max_line_bytes: int = 1 << 20,
         on_app_end: Callable[[AppRecord], None] | None = None,
         on_finding: Callable[[AppRecord, dict[str, Any]], None] | None = None,
+        log_findings: bool = True,
     ) -> None:
         """Configure; nothing listens until :meth:`start`."""
         self.token = token
@@ -92,6 +93,7 @@ class Agent:
         self.max_line_bytes = max_line_bytes
         self.on_app_end = on_app_end
         self.on_finding = on_finding
+        self.log_findings = log_findings
         self.lock = threading.RLock()
         self.apps: dict[str, AppRecord] = {}
         self.bad_lines: dict[str, int] = {}
@@ -229,10 +231,9 @@ class Agent:
             self._finish(rec)
 
     def _report_finding(self, rec: AppRecord, finding: dict[str, Any]) -> None:
-        fields = {k: v for k, v in finding.items() if k not in ("kind", "message")}
-        self._log.warning(
-            finding["kind"], app_id=rec.state.app_id, app_name=rec.state.app_name, **fields
-        )
+        if self.log_findings:
+            fields = {k: v for k, v in finding.items() if k not in ("kind", "message")}
+            self._log.warning(finding["kind"], app_id=rec.state.app_id, app_name=rec.state.app_name, **fields)
         if self.on_finding is not None:
             self.on_finding(rec, finding)
 

@@ -101,6 +101,12 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return run_demo(args)
 
 
+def _cmd_submit(args: argparse.Namespace) -> int:
+    from sparkprobe.submit import run_submit
+
+    return run_submit(args)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (public for docs and tests)."""
     parser = argparse.ArgumentParser(
@@ -149,6 +155,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", dest="json_out", default=None, help="also write the final snapshot as JSON here")
     p.add_argument("--report", default="sparkprobe-demo.html", help="write the HTML report here (sparkprobe-demo.html)")
     p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser(
+        "submit", help="run spark-submit with the listener wired to an in-process agent; report at the end"
+    )
+    from sparkprobe.submit import add_arguments
+
+    add_arguments(p)
+    p.set_defaults(func=_cmd_submit)
     return parser
 
 
