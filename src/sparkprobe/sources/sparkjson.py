@@ -1,0 +1,537 @@
+"""Decode one parsed line of a Spark event log (Spark's ``JsonProtocol``) into a typed record.
+
+The JSON field names are Spark's contract; the records are :mod:`sparkprobe.events`, the same ones
+the live JVM listener sends, and the mapping here must give exactly what the listener gives for the
+same event (docs/event-mapping.md has the table and every dialect difference).
+
+Rules: a field a record needs (ids, times, names) must be present with the right JSON type, or the
+line is a :class:`BadEvent`; fields that older Spark versions do not write take the documented
+default; a field that is present with the wrong type is always bad (a corrupted number must not be
+read as 0). Unknown fields are ignored, unknown events decode to None.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from typing import Any, Final
+
+from sparkprobe.events import (
+    CONF_KEYS,
+    AppEnd,
+    AppStart,
+    BlockManagerAdded,
+    BlockManagerRemoved,
+    BlockUpdated,
+    Conf,
+    Event,
+    ExecutorAdded,
+    ExecutorRemoved,
+    JobEnd,
+    JobStart,
+    RddInfo,
+    StageCompleted,
+    StageSubmitted,
+    TaskEnd,
+    TaskStart,
+    UnpersistRDD,
+)
+
+__all__ = [
+    "DECODED_KINDS",
+    "VERSION_KINDS",
+    "BadEvent",
+    "decode",
+    "spark_version",
+    "task_status",
+]
+
+JsonObject = Mapping[str, Any]
+
+
+class BadEvent(ValueError):
+    """A line of a mapped kind lacks a required field or has a field of the wrong JSON type."""
+
+
+_EMPTY: Final[JsonObject] = {}
+
+
+def _type(value: object) -> str:
+    return "missing" if value is None else type(value).__name__
+
+
+# The accessors take the enclosing object's name only to build the error message.
+
+
+def _int(d: JsonObject, key: str, where: str) -> int:
+    v = d.get(key)
+    if type(v) is int:  # not isinstance: JSON true must not pass for 1
+        return v
+    raise BadEvent(f"{where}{key!r} must be an integer, got {_type(v)}")
+
+
+def _opt_int(d: JsonObject, key: str, where: str, default: int = 0) -> int:
+    v = d.get(key)
+    if v is None:
+        return default
+    if type(v) is int:
+        return v
+    raise BadEvent(f"{where}{key!r} must be an integer, got {_type(v)}")
+
+
+def _str(d: JsonObject, key: str, where: str) -> str:
+    v = d.get(key)
+    if isinstance(v, str):
+        return v
+    raise BadEvent(f"{where}{key!r} must be a string, got {_type(v)}")
+
+
+def _opt_str(d: JsonObject, key: str, where: str) -> str:
+    v = d.get(key)
+    if v is None:
+        return ""
+    if isinstance(v, str):
+        return v
+    raise BadEvent(f"{where}{key!r} must be a string, got {_type(v)}")
+
+
+def _bool(d: JsonObject, key: str, where: str) -> bool:
+    v = d.get(key)
+    if isinstance(v, bool):
+        return v
+    raise BadEvent(f"{where}{key!r} must be a boolean, got {_type(v)}")
+
+
+def _opt_bool(d: JsonObject, key: str, where: str) -> bool:
+    v = d.get(key)
+    if v is None:
+        return False
+    if isinstance(v, bool):
+        return v
+    raise BadEvent(f"{where}{key!r} must be a boolean, got {_type(v)}")
+
+
+def _obj(d: JsonObject, key: str, where: str) -> JsonObject:
+    v = d.get(key)
+    if isinstance(v, dict):
+        return v
+    raise BadEvent(f"{where}{key!r} must be an object, got {_type(v)}")
+
+
+def _opt_obj(d: JsonObject, key: str, where: str) -> JsonObject:
+    v = d.get(key)
+    if v is None:
+        return _EMPTY
+    if isinstance(v, dict):
+        return v
+    raise BadEvent(f"{where}{key!r} must be an object, got {_type(v)}")
+
+
+def _int_list(d: JsonObject, key: str, where: str, *, required: bool) -> tuple[int, ...]:
+    v = d.get(key)
+    if v is None and not required:
+        return ()
+    if isinstance(v, list) and all(type(x) is int for x in v):
+        return tuple(v)
+    raise BadEvent(f"{where}{key!r} must be a list of integers, got {_type(v)}")
+
+
+# --- application, environment, executors -----------------------------------------------------
+
+
+def _app_start(o: JsonObject) -> AppStart:
+    return AppStart(
+        app_id=_opt_str(o, "App ID", ""),
+        app_name=_str(o, "App Name", ""),
+        user=_opt_str(o, "User", ""),
+        time=_int(o, "Timestamp", ""),
+        attempt_id=_opt_str(o, "App Attempt ID", ""),
+    )
+
+
+def _app_end(o: JsonObject) -> AppEnd:
+    return AppEnd(time=_int(o, "Timestamp", ""))
+
+
+def _conf(o: JsonObject) -> Conf:
+    props = _obj(o, "Spark Properties", "")
+    out: dict[str, str] = {}
+    # Walk the allow-list, not the properties: nothing outside CONF_KEYS is even looked at.
+    for key in CONF_KEYS:
+        if key in props:
+            out[key] = _str(props, key, '"Spark Properties".')
+    return Conf(props=out)
+
+
+def _executor_added(o: JsonObject) -> ExecutorAdded:
+    info = _obj(o, "Executor Info", "")
+    return ExecutorAdded(
+        exec_id=_str(o, "Executor ID", ""),
+        host=_str(info, "Host", '"Executor Info".'),
+        cores=_int(info, "Total Cores", '"Executor Info".'),
+        time=_int(o, "Timestamp", ""),
+    )
+
+
+def _executor_removed(o: JsonObject) -> ExecutorRemoved:
+    return ExecutorRemoved(
+        exec_id=_str(o, "Executor ID", ""),
+        time=_int(o, "Timestamp", ""),
+        reason=_str(o, "Removed Reason", ""),
+    )
+
+
+def _block_manager_added(o: JsonObject) -> BlockManagerAdded:
+    bm = _obj(o, "Block Manager ID", "")
+    return BlockManagerAdded(
+        exec_id=_str(bm, "Executor ID", '"Block Manager ID".'),
+        host=_str(bm, "Host", '"Block Manager ID".'),
+        time=_opt_int(o, "Timestamp", ""),  # absent before Spark 1.3? never seen, but optional
+        max_mem=_int(o, "Maximum Memory", ""),
+    )
+
+
+def _block_manager_removed(o: JsonObject) -> BlockManagerRemoved:
+    bm = _obj(o, "Block Manager ID", "")
+    return BlockManagerRemoved(
+        exec_id=_str(bm, "Executor ID", '"Block Manager ID".'),
+        time=_opt_int(o, "Timestamp", ""),
+    )
+
+
+# --- storage ------------------------------------------------------------------------------------
+
+
+def _block_updated(o: JsonObject) -> BlockUpdated | None:
+    info = _obj(o, "Block Updated Info", "")
+    block_id = _str(info, "Block ID", '"Block Updated Info".')
+    if not block_id.startswith("rdd_"):
+        return None  # broadcast/shuffle/stream blocks: the listener does not send them either
+    where = '"Block Updated Info".'
+    bm = _obj(info, "Block Manager ID", where)
+    level = _obj(info, "Storage Level", where)
+    lw = '"Storage Level".'
+    return BlockUpdated(
+        block_id=block_id,
+        exec_id=_str(bm, "Executor ID", '"Block Manager ID".'),
+        use_memory=_bool(level, "Use Memory", lw),
+        use_disk=_bool(level, "Use Disk", lw),
+        off_heap=_opt_bool(level, "Use Off Heap", lw),  # written from Spark 3.4 on
+        deserialized=_bool(level, "Deserialized", lw),
+        replication=_int(level, "Replication", lw),
+        mem_size=_int(info, "Memory Size", where),
+        disk_size=_int(info, "Disk Size", where),
+    )
+
+
+def _unpersist_rdd(o: JsonObject) -> UnpersistRDD:
+    return UnpersistRDD(rdd_id=_int(o, "RDD ID", ""))
+
+
+# --- jobs and stages ----------------------------------------------------------------------------
+
+
+def _job_start(o: JsonObject) -> JobStart:
+    return JobStart(
+        job_id=_int(o, "Job ID", ""),
+        time=_opt_int(o, "Submission Time", ""),  # Spark 1.2 does not write it
+        stage_ids=_int_list(o, "Stage IDs", "", required=True),
+    )
+
+
+def _job_end(o: JsonObject) -> JobEnd:
+    result = _obj(o, "Job Result", "")
+    return JobEnd(
+        job_id=_int(o, "Job ID", ""),
+        time=_opt_int(o, "Completion Time", ""),  # Spark 1.2 does not write it
+        succeeded=_str(result, "Result", '"Job Result".') == "JobSucceeded",
+    )
+
+
+def _scope_name(raw: object) -> str:
+    """Return the ``name`` of an RDD operation scope (Spark stores the scope as a JSON string)."""
+    if not isinstance(raw, str):
+        return ""
+    try:
+        scope = json.loads(raw)
+    except (ValueError, RecursionError):
+        return ""
+    name = scope.get("name") if isinstance(scope, dict) else None
+    return name if isinstance(name, str) else ""
+
+
+def _rdd_info(r: object) -> RddInfo:
+    if not isinstance(r, dict):
+        raise BadEvent(f'"RDD Info" entries must be objects, got {_type(r)}')
+    w = '"RDD Info".'
+    level = _obj(r, "Storage Level", w)
+    lw = '"Storage Level".'
+    return RddInfo(
+        rdd_id=_int(r, "RDD ID", w),
+        name=_str(r, "Name", w),
+        callsite=_opt_str(r, "Callsite", w),  # Spark 2.0+
+        parents=_int_list(r, "Parent IDs", w, required=False),  # Spark 1.5+
+        use_memory=_bool(level, "Use Memory", lw),
+        use_disk=_bool(level, "Use Disk", lw),
+        replication=_int(level, "Replication", lw),
+        partitions=_int(r, "Number of Partitions", w),
+        cached_partitions=_opt_int(r, "Number of Cached Partitions", w),
+        mem_size=_opt_int(r, "Memory Size", w),
+        disk_size=_opt_int(r, "Disk Size", w),
+        scope=_scope_name(r.get("Scope")),
+    )
+
+
+def _rdds(info: JsonObject) -> tuple[RddInfo, ...]:
+    raw = info.get("RDD Info")
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise BadEvent(f'"Stage Info"."RDD Info" must be a list, got {_type(raw)}')
+    return tuple(_rdd_info(r) for r in raw)
+
+
+_SI: Final = '"Stage Info".'
+
+
+def _stage_submitted(o: JsonObject) -> StageSubmitted:
+    info = _obj(o, "Stage Info", "")
+    return StageSubmitted(
+        stage_id=_int(info, "Stage ID", _SI),
+        attempt=_opt_int(info, "Stage Attempt ID", _SI),
+        name=_str(info, "Stage Name", _SI),
+        num_tasks=_int(info, "Number of Tasks", _SI),
+        time=_opt_int(info, "Submission Time", _SI),
+        rdds=_rdds(info),
+    )
+
+
+def _stage_completed(o: JsonObject) -> StageCompleted:
+    info = _obj(o, "Stage Info", "")
+    return StageCompleted(
+        stage_id=_int(info, "Stage ID", _SI),
+        attempt=_opt_int(info, "Stage Attempt ID", _SI),
+        name=_str(info, "Stage Name", _SI),
+        num_tasks=_int(info, "Number of Tasks", _SI),
+        time=_opt_int(info, "Completion Time", _SI),
+        failure=_opt_str(info, "Failure Reason", _SI),
+        rdds=_rdds(info),
+    )
+
+
+# --- tasks (the hot path: most lines of a big log) ----------------------------------------------
+
+_TI: Final = '"Task Info".'
+_TM: Final = '"Task Metrics".'
+_STATUS: Final[dict[str, str]] = {
+    "Success": "success",
+    "TaskKilled": "killed",
+    "Resubmitted": "resubmitted",
+}
+
+
+def task_status(reason: str) -> str:
+    """Return the record's ``status`` for a ``TaskEndReason`` kind; any other kind is ``failed``."""
+    return _STATUS.get(reason, "failed")
+
+
+def _task_start_checked(o: JsonObject) -> TaskStart:
+    info = _obj(o, "Task Info", "")
+    return TaskStart(
+        task_id=_int(info, "Task ID", _TI),
+        stage_id=_int(o, "Stage ID", ""),
+        stage_attempt=_opt_int(o, "Stage Attempt ID", ""),
+        index=_int(info, "Index", _TI),
+        partition=_opt_int(info, "Partition ID", _TI, -1),  # Spark 3.3+
+        attempt=_int(info, "Attempt", _TI),
+        exec_id=_str(info, "Executor ID", _TI),
+        launch=_int(info, "Launch Time", _TI),
+        speculative=_opt_bool(info, "Speculative", _TI),
+    )
+
+
+def _task_end_checked(o: JsonObject) -> TaskEnd:
+    info = _obj(o, "Task Info", "")
+    reason = _str(_obj(o, "Task End Reason", ""), "Reason", '"Task End Reason".')
+    # Spark omits "Task Metrics" when the task had none (e.g. Resubmitted, FetchFailed): zeros.
+    m = _opt_obj(o, "Task Metrics", "")
+    shuffle_read = _opt_obj(m, "Shuffle Read Metrics", _TM)
+    sr = '"Shuffle Read Metrics".'
+    return TaskEnd(
+        task_id=_int(info, "Task ID", _TI),
+        stage_id=_int(o, "Stage ID", ""),
+        stage_attempt=_opt_int(o, "Stage Attempt ID", ""),
+        index=_int(info, "Index", _TI),
+        partition=_opt_int(info, "Partition ID", _TI, -1),
+        attempt=_int(info, "Attempt", _TI),
+        exec_id=_str(info, "Executor ID", _TI),
+        launch=_int(info, "Launch Time", _TI),
+        finish=_int(info, "Finish Time", _TI),
+        status=_STATUS.get(reason, "failed"),
+        reason=reason,
+        speculative=_opt_bool(info, "Speculative", _TI),
+        run_ms=_opt_int(m, "Executor Run Time", _TM),
+        cpu_ns=_opt_int(m, "Executor CPU Time", _TM),  # Spark 2.1+
+        gc_ms=_opt_int(m, "JVM GC Time", _TM),
+        shuffle_read_bytes=_opt_int(shuffle_read, "Remote Bytes Read", sr)
+        + _opt_int(shuffle_read, "Local Bytes Read", sr),  # "Local Bytes Read": Spark 1.3+
+        shuffle_write_bytes=_opt_int(
+            _opt_obj(m, "Shuffle Write Metrics", _TM), "Shuffle Bytes Written", '"Shuffle Write Metrics".'
+        ),
+        memory_spilled=_opt_int(m, "Memory Bytes Spilled", _TM),
+        disk_spilled=_opt_int(m, "Disk Bytes Spilled", _TM),
+        input_bytes=_opt_int(_opt_obj(m, "Input Metrics", _TM), "Bytes Read", '"Input Metrics".'),
+        output_bytes=_opt_int(_opt_obj(m, "Output Metrics", _TM), "Bytes Written", '"Output Metrics".'),
+        peak_memory=_opt_int(m, "Peak Execution Memory", _TM),  # Spark 2.0+
+    )
+
+
+# Fast paths for the two kinds that make up most of a big log. They read every field with plain
+# dict lookups and check all types in one go; anything unusual (a missing or mistyped field, a JSON
+# null) falls back to the checked decoder above, which gives the same record or the precise error.
+# tests/test_eventlog_reader.py checks that both paths agree on arbitrary input.
+_INT_ONLY: Final = frozenset({int})
+
+
+def _task_start(o: JsonObject) -> TaskStart:
+    info = o.get("Task Info")
+    if type(info) is dict:
+        g = info.get
+        ints: tuple[Any, ...] = (
+            g("Task ID"),
+            o.get("Stage ID"),
+            o.get("Stage Attempt ID", 0),
+            g("Index"),
+            g("Partition ID", -1),
+            g("Attempt"),
+            g("Launch Time"),
+        )
+        exec_id = g("Executor ID")
+        speculative = g("Speculative", False)
+        if set(map(type, ints)) == _INT_ONLY and type(exec_id) is str and type(speculative) is bool:
+            task_id, stage_id, stage_attempt, index, partition, attempt, launch = ints
+            return TaskStart(task_id, stage_id, stage_attempt, index, partition, attempt, exec_id, launch, speculative)
+    return _task_start_checked(o)
+
+
+def _task_end(o: JsonObject) -> TaskEnd:
+    info = o.get("Task Info")
+    end_reason = o.get("Task End Reason")
+    m = o.get("Task Metrics", _EMPTY)
+    if type(info) is dict and type(end_reason) is dict and type(m) is dict:
+        mg = m.get
+        sr = mg("Shuffle Read Metrics", _EMPTY)
+        sw = mg("Shuffle Write Metrics", _EMPTY)
+        im = mg("Input Metrics", _EMPTY)
+        om = mg("Output Metrics", _EMPTY)
+        if type(sr) is dict and type(sw) is dict and type(im) is dict and type(om) is dict:
+            g = info.get
+            ints: tuple[Any, ...] = (
+                g("Task ID"),
+                o.get("Stage ID"),
+                o.get("Stage Attempt ID", 0),
+                g("Index"),
+                g("Partition ID", -1),
+                g("Attempt"),
+                g("Launch Time"),
+                g("Finish Time"),
+                mg("Executor Run Time", 0),
+                mg("Executor CPU Time", 0),
+                mg("JVM GC Time", 0),
+                sr.get("Remote Bytes Read", 0),
+                sr.get("Local Bytes Read", 0),
+                sw.get("Shuffle Bytes Written", 0),
+                mg("Memory Bytes Spilled", 0),
+                mg("Disk Bytes Spilled", 0),
+                im.get("Bytes Read", 0),
+                om.get("Bytes Written", 0),
+                mg("Peak Execution Memory", 0),
+            )
+            exec_id = g("Executor ID")
+            reason = end_reason.get("Reason")
+            speculative = g("Speculative", False)
+            if (
+                set(map(type, ints)) == _INT_ONLY
+                and type(exec_id) is str
+                and type(reason) is str
+                and type(speculative) is bool
+            ):
+                (task_id, stage_id, stage_attempt, index, partition, attempt, launch, finish) = ints[:8]
+                (run, cpu, gc, remote, local, written, mem, disk, read, out, peak) = ints[8:]
+                return TaskEnd(
+                    task_id,
+                    stage_id,
+                    stage_attempt,
+                    index,
+                    partition,
+                    attempt,
+                    exec_id,
+                    launch,
+                    finish,
+                    _STATUS.get(reason, "failed"),
+                    reason,
+                    speculative,
+                    run,
+                    cpu,
+                    gc,
+                    remote + local,
+                    written,
+                    mem,
+                    disk,
+                    read,
+                    out,
+                    peak,
+                )
+    return _task_end_checked(o)
+
+
+_DECODERS: Final[dict[str, Callable[[JsonObject], Event | None]]] = {
+    "SparkListenerApplicationStart": _app_start,
+    "SparkListenerApplicationEnd": _app_end,
+    "SparkListenerEnvironmentUpdate": _conf,
+    "SparkListenerExecutorAdded": _executor_added,
+    "SparkListenerExecutorRemoved": _executor_removed,
+    "SparkListenerBlockManagerAdded": _block_manager_added,
+    "SparkListenerBlockManagerRemoved": _block_manager_removed,
+    "SparkListenerBlockUpdated": _block_updated,
+    "SparkListenerUnpersistRDD": _unpersist_rdd,
+    "SparkListenerJobStart": _job_start,
+    "SparkListenerJobEnd": _job_end,
+    "SparkListenerStageSubmitted": _stage_submitted,
+    "SparkListenerStageCompleted": _stage_completed,
+    "SparkListenerTaskStart": _task_start,
+    "SparkListenerTaskEnd": _task_end,
+}
+
+#: The ``"Event"`` names :func:`decode` turns into records; every other kind decodes to None.
+DECODED_KINDS: Final[frozenset[str]] = frozenset(_DECODERS)
+
+#: Events that carry the Spark version the next ``AppStart`` reports: Spark's own ``LogStart``
+#: and Databricks' ``DBCEventLoggingListenerMetadata`` (written instead of it on Databricks).
+VERSION_KINDS: Final[frozenset[str]] = frozenset({"SparkListenerLogStart", "DBCEventLoggingListenerMetadata"})
+
+
+def decode(obj: JsonObject, *, spark_version: str = "") -> Event | None:
+    """Turn one parsed event-log object into its record, or None for a kind sparkprobe ignores.
+
+    ``spark_version`` fills ``AppStart.spark_version`` (the reader passes the version of the last
+    ``LogStart`` seen). Raises :class:`BadEvent` when ``obj`` has no string ``"Event"`` or a mapped
+    kind lacks a required field or has a field of the wrong type.
+    """
+    kind = obj.get("Event")
+    if not isinstance(kind, str):
+        raise BadEvent(f'"Event" must be a string, got {_type(kind)}')
+    decoder = _DECODERS.get(kind)
+    if decoder is None:
+        return None
+    event = decoder(obj)
+    if spark_version and isinstance(event, AppStart):
+        event = replace(event, spark_version=spark_version)
+    return event
+
+
+def spark_version(obj: JsonObject) -> str:
+    """Return the ``"Spark Version"`` of a :data:`VERSION_KINDS` event ("" if absent or not a string)."""
+    v = obj.get("Spark Version")
+    return v if isinstance(v, str) else ""
