@@ -1,0 +1,102 @@
+package io.sparkprobe;
+
+import org.apache.spark.SparkConf;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Every {@code spark.sparkprobe.*} key the listener reads, read here and nowhere else.
+ *
+ * <p>A malformed value never fails the Spark application: it is logged once at WARN and the default
+ * is used instead.
+ */
+final class ProbeConfig {
+    private static final Logger LOG = LoggerFactory.getLogger(ProbeConfig.class);
+
+    /** {@code spark.sparkprobe.endpoint}: the agent's {@code host:port} ({@code [v6addr]:port} for IPv6); default {@code 127.0.0.1:7733}. */
+    static final String ENDPOINT = "spark.sparkprobe.endpoint";
+    /** {@code spark.sparkprobe.token}: shared secret sent in the hello; default empty (an agent without a token accepts any). */
+    static final String TOKEN = "spark.sparkprobe.token";
+    /** {@code spark.sparkprobe.queueCapacity}: events held while the agent is slow or absent, then dropped and counted; default 65536. */
+    static final String QUEUE_CAPACITY = "spark.sparkprobe.queueCapacity";
+    /** {@code spark.sparkprobe.connectTimeoutMs}: TCP connect timeout, also the wait for the agent's reply to the hello; default 1000. */
+    static final String CONNECT_TIMEOUT_MS = "spark.sparkprobe.connectTimeoutMs";
+    /** {@code spark.sparkprobe.maxBackoffMs}: ceiling of the exponential reconnect backoff (which starts at 100 ms); default 5000. */
+    static final String MAX_BACKOFF_MS = "spark.sparkprobe.maxBackoffMs";
+    /** {@code spark.sparkprobe.closeTimeoutMs}: at application end, longest wait for queued events to reach the agent; default 3000. */
+    static final String CLOSE_TIMEOUT_MS = "spark.sparkprobe.closeTimeoutMs";
+    /** {@code spark.sparkprobe.statsIntervalMs}: period of the in-band {@code listener_stats} line; default 1000. */
+    static final String STATS_INTERVAL_MS = "spark.sparkprobe.statsIntervalMs";
+
+    static final String DEFAULT_ENDPOINT = "127.0.0.1:7733";
+
+    final String endpoint;
+    final String host; // null when the endpoint cannot be parsed: the listener then only counts drops
+    final int port;
+    final String token;
+    final int queueCapacity;
+    final int connectTimeoutMs;
+    final long maxBackoffMs;
+    final long closeTimeoutMs;
+    final long statsIntervalMs;
+    /** {@code spark.app.id} when the conf already carries it (it does once SparkContext built it). */
+    final String appId;
+
+    ProbeConfig(SparkConf conf) {
+        endpoint = str(conf, ENDPOINT, DEFAULT_ENDPOINT).trim();
+        token = str(conf, TOKEN, "");
+        queueCapacity = (int) num(conf, QUEUE_CAPACITY, 65536, 1, 1 << 24);
+        connectTimeoutMs = (int) num(conf, CONNECT_TIMEOUT_MS, 1000, 1, 600_000);
+        maxBackoffMs = num(conf, MAX_BACKOFF_MS, 5000, 100, 3_600_000);
+        closeTimeoutMs = num(conf, CLOSE_TIMEOUT_MS, 3000, 0, 600_000);
+        statsIntervalMs = num(conf, STATS_INTERVAL_MS, 1000, 10, 3_600_000);
+        appId = str(conf, "spark.app.id", "");
+
+        String h = null;
+        int p = -1;
+        int colon = endpoint.lastIndexOf(':');
+        if (colon > 0) {
+            h = endpoint.substring(0, colon);
+            if (h.startsWith("[") && h.endsWith("]")) {
+                h = h.substring(1, h.length() - 1);
+            }
+            try {
+                p = Integer.parseInt(endpoint.substring(colon + 1));
+            } catch (NumberFormatException e) {
+                p = -1;
+            }
+        }
+        if (h == null || h.isEmpty() || p <= 0 || p > 65535) {
+            LOG.warn("sparkprobe: {}={} is not host:port; the listener will not connect and drops every event",
+                    ENDPOINT, endpoint);
+            h = null;
+        }
+        host = h;
+        port = p;
+    }
+
+    private static String str(SparkConf conf, String key, String dflt) {
+        if (conf == null) {
+            return dflt;
+        }
+        String v = conf.get(key, null);
+        return v == null ? dflt : v;
+    }
+
+    private static long num(SparkConf conf, String key, long dflt, long min, long max) {
+        String v = str(conf, key, null);
+        if (v == null) {
+            return dflt;
+        }
+        try {
+            long n = Long.parseLong(v.trim());
+            if (n >= min && n <= max) {
+                return n;
+            }
+        } catch (NumberFormatException e) {
+            // fall through to the warning
+        }
+        LOG.warn("sparkprobe: ignoring {}={} (expected an integer in [{}, {}]); using {}", key, v, min, max, dflt);
+        return dflt;
+    }
+}

@@ -1,0 +1,400 @@
+package io.sparkprobe;
+
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicLong;
+import org.apache.spark.SparkConf;
+import org.apache.spark.SparkContext;
+import org.apache.spark.SparkEnv;
+import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerApplicationEnd;
+import org.apache.spark.scheduler.SparkListenerApplicationStart;
+import org.apache.spark.scheduler.SparkListenerBlockManagerAdded;
+import org.apache.spark.scheduler.SparkListenerBlockManagerRemoved;
+import org.apache.spark.scheduler.SparkListenerBlockUpdated;
+import org.apache.spark.scheduler.SparkListenerExecutorAdded;
+import org.apache.spark.scheduler.SparkListenerExecutorRemoved;
+import org.apache.spark.scheduler.SparkListenerJobEnd;
+import org.apache.spark.scheduler.SparkListenerJobStart;
+import org.apache.spark.scheduler.SparkListenerStageCompleted;
+import org.apache.spark.scheduler.SparkListenerStageSubmitted;
+import org.apache.spark.scheduler.SparkListenerTaskEnd;
+import org.apache.spark.scheduler.SparkListenerTaskStart;
+import org.apache.spark.scheduler.SparkListenerUnpersistRDD;
+import org.apache.spark.storage.BlockUpdatedInfo;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Spark listener that streams wire v1 lines (docs/wire-format.md) to the sparkprobe agent.
+ *
+ * <p>Register with {@code spark.extraListeners=io.sparkprobe.ProbeListener}, or late through
+ * {@link #bootstrap} + {@code SparkContext.addSparkListener}. Each {@code on*} method only encodes the
+ * event into one JSON line and offers it to a bounded queue ({@link Sender}); it never throws, never
+ * blocks (except the bounded drain at application end) and does no I/O.
+ */
+public class ProbeListener extends SparkListener {
+    private static final Logger LOG = LoggerFactory.getLogger(ProbeListener.class);
+
+    /** The only Spark properties sent (invariant 6); the same list as {@code sparkprobe.events.CONF_KEYS}. */
+    static final String[] CONF_KEYS = {
+        "spark.master",
+        "spark.dynamicAllocation.enabled",
+        "spark.dynamicAllocation.minExecutors",
+        "spark.dynamicAllocation.maxExecutors",
+        "spark.dynamicAllocation.initialExecutors",
+        "spark.dynamicAllocation.executorIdleTimeout",
+        "spark.dynamicAllocation.cachedExecutorIdleTimeout",
+        "spark.dynamicAllocation.shuffleTracking.enabled",
+        "spark.dynamicAllocation.shuffleTracking.timeout",
+        "spark.shuffle.service.enabled",
+        "spark.executor.instances",
+        "spark.executor.cores",
+        "spark.executor.memory",
+        "spark.task.cpus",
+        "spark.decommission.enabled",
+        "spark.storage.decommission.enabled",
+        "spark.storage.decommission.rddBlocks.enabled",
+        "spark.storage.decommission.shuffleBlocks.enabled",
+    };
+
+    /** org.apache.spark.SPARK_VERSION: a Scala package-object member, reachable from Java only by reflection. */
+    static final String SPARK_VERSION = sparkVersion();
+
+    private final AtomicLong internalErrors = new AtomicLong();
+    private final AtomicBoolean warnedError = new AtomicBoolean();
+    private volatile ProbeConfig config;
+    private volatile Sender sender;
+
+    /** Used by Spark for {@code spark.extraListeners} and by the Python attach bridge. */
+    public ProbeListener(SparkConf conf) {
+        this(conf, true);
+    }
+
+    /** With {@code connect=false} the sender thread is not started: the benchmark drains the queue itself. */
+    ProbeListener(SparkConf conf, boolean connect) {
+        try {
+            init(conf, connect);
+        } catch (Throwable t) {
+            internalError(t);
+        }
+    }
+
+    /** Reads the conf lazily, on the first event, from {@code SparkEnv.get()} (defaults when absent). */
+    public ProbeListener() {
+    }
+
+    private synchronized Sender init(SparkConf conf, boolean connect) {
+        if (sender == null) {
+            config = new ProbeConfig(conf);
+            Sender s = new Sender(config);
+            if (conf != null) {
+                s.conf(Wire.conf(conf), false);
+            }
+            if (connect) {
+                s.start();
+            }
+            sender = s;
+        }
+        return sender;
+    }
+
+    private Sender sender() {
+        Sender s = sender;
+        if (s != null) {
+            return s;
+        }
+        SparkEnv env = SparkEnv.get();
+        return init(env == null ? null : env.conf(), true);
+    }
+
+    // ---- listener bus callbacks: measure, encode, offer; nothing escapes --------------------------
+
+    @Override
+    public void onApplicationStart(SparkListenerApplicationStart e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            s.setAppId(ScalaCompat.optString(e.appId()));
+            s.appStart(Wire.appStart(ScalaCompat.optString(e.appId()), e.appName(), e.sparkUser(), e.time(),
+                    SPARK_VERSION, ScalaCompat.optString(e.appAttemptId())));
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    @Override
+    public void onApplicationEnd(SparkListenerApplicationEnd e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            s.offer(Wire.appEnd(e.time()));
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+        // The one bounded wait on the bus thread: let the last events reach the agent before the
+        // driver JVM exits (not counted in processing_ns, which measures the encode path).
+        close();
+    }
+
+    @Override
+    public void onExecutorAdded(SparkListenerExecutorAdded e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            s.offer(Wire.executorAdded(e.executorId(), e.executorInfo().executorHost(),
+                    e.executorInfo().totalCores(), e.time()));
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    @Override
+    public void onExecutorRemoved(SparkListenerExecutorRemoved e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            s.offer(Wire.executorRemoved(e.executorId(), e.time(), e.reason()));
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    @Override
+    public void onBlockManagerAdded(SparkListenerBlockManagerAdded e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            s.offer(Wire.blockManagerAdded(e.blockManagerId().executorId(), e.blockManagerId().host(), e.time(),
+                    e.maxMem()));
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    @Override
+    public void onBlockManagerRemoved(SparkListenerBlockManagerRemoved e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            s.offer(Wire.blockManagerRemoved(e.blockManagerId().executorId(), e.time()));
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    @Override
+    public void onBlockUpdated(SparkListenerBlockUpdated e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            BlockUpdatedInfo b = e.blockUpdatedInfo();
+            String blockId = b.blockId().name();
+            if (blockId.startsWith("rdd_")) { // broadcast, shuffle, taskresult... blocks are not needed
+                s.offer(Wire.blockUpdated(blockId, b.blockManagerId().executorId(), b.storageLevel(),
+                        b.memSize(), b.diskSize()));
+            }
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    @Override
+    public void onUnpersistRDD(SparkListenerUnpersistRDD e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            s.offer(Wire.unpersistRdd(e.rddId()));
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    @Override
+    public void onJobStart(SparkListenerJobStart e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            s.offer(Wire.jobStart(e));
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    @Override
+    public void onJobEnd(SparkListenerJobEnd e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            s.offer(Wire.jobEnd(e));
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    @Override
+    public void onStageSubmitted(SparkListenerStageSubmitted e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            s.offer(Wire.stage(e.stageInfo(), false));
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    @Override
+    public void onStageCompleted(SparkListenerStageCompleted e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            s.offer(Wire.stage(e.stageInfo(), true));
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    @Override
+    public void onTaskStart(SparkListenerTaskStart e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            s.offer(Wire.taskStart(e));
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    @Override
+    public void onTaskEnd(SparkListenerTaskEnd e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            s.offer(Wire.taskEnd(e));
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    // ---- late registration ------------------------------------------------------------------------
+
+    /**
+     * Queues what a listener registered at startup would already know, for {@code attach(spark)} on a
+     * running application: app_start, conf, the live executors and block managers, and the RDD blocks
+     * cached now (see {@link Bootstrap} for where each comes from). The caller then registers this
+     * listener with {@code sc.addSparkListener(listener)}; events between the two calls are missed.
+     */
+    public void bootstrap(SparkContext sc) {
+        try {
+            Sender s = sender != null ? sender : init(sc.conf(), true);
+            s.setAppId(sc.applicationId());
+            s.appStart(Wire.appStart(sc.applicationId(), sc.appName(), sc.sparkUser(), sc.startTime(),
+                    sc.version(), ScalaCompat.optString(sc.applicationAttemptId())));
+            s.conf(Wire.conf(sc.conf()), true);
+            Bootstrap.snapshot(sc, s, this); // runs on the caller's thread, so not in processing_ns
+        } catch (Throwable t) {
+            internalError(t);
+        }
+    }
+
+    // ---- test and benchmark hooks -----------------------------------------------------------------
+
+    /** Events refused by the full queue, plus those lost with a broken connection or left at close. */
+    public long droppedEvents() {
+        Sender s = sender;
+        return s == null ? 0 : s.dropped.get();
+    }
+
+    /** Events offered to the queue (accepted or dropped). */
+    public long offeredEvents() {
+        Sender s = sender;
+        return s == null ? 0 : s.offered.get();
+    }
+
+    /** Nanoseconds spent inside the {@code on*} methods (the listener-bus thread's cost). */
+    public long processingNanos() {
+        Sender s = sender;
+        return s == null ? 0 : s.processingNanos.get();
+    }
+
+    /** Throwables caught inside the listener (each one means an event was not sent). */
+    public long internalErrors() {
+        return internalErrors.get();
+    }
+
+    /** True while a connection to the agent is established and accepted. */
+    public boolean isConnected() {
+        Sender s = sender;
+        return s != null && s.isConnected();
+    }
+
+    /** Benchmark hook (with {@code connect=false}): moves up to {@code max} queued lines into {@code out}. */
+    int drainQueued(java.util.List<String> out, int max) {
+        return sender.drainQueued(out, max);
+    }
+
+    /** Stops the sender after draining the queue for at most {@code spark.sparkprobe.closeTimeoutMs}. */
+    public void close() {
+        try {
+            Sender s = sender;
+            if (s != null) {
+                s.close(config.closeTimeoutMs);
+            }
+        } catch (Throwable t) {
+            internalError(t);
+        }
+    }
+
+    // ---- internals --------------------------------------------------------------------------------
+
+    private void done(Sender s, long t0) {
+        if (s != null) {
+            s.processingNanos.addAndGet(System.nanoTime() - t0);
+        }
+    }
+
+    void internalError(Throwable t) {
+        internalErrors.incrementAndGet();
+        if (warnedError.compareAndSet(false, true)) {
+            LOG.warn("sparkprobe: internal error in the listener (event not sent; further ones counted, logged at DEBUG)", t);
+        } else if (LOG.isDebugEnabled()) {
+            LOG.debug("sparkprobe: internal error in the listener", t);
+        }
+    }
+
+    private static String sparkVersion() {
+        try {
+            Object v = Class.forName("org.apache.spark.package").getMethod("SPARK_VERSION").invoke(null);
+            return v == null ? "" : v.toString();
+        } catch (Throwable t) {
+            return "";
+        }
+    }
+}
