@@ -237,6 +237,8 @@ def _job_start(o: JsonObject) -> JobStart:
         job_id=_int(o, "Job ID", ""),
         time=_opt_int(o, "Submission Time", ""),  # Spark 1.2 does not write it
         stage_ids=_int_list(o, "Stage IDs", "", required=True),
+        # Only this one property is read: job properties also carry Spark conf values.
+        callsite=_opt_str(_opt_obj(o, "Properties", ""), "callSite.short", '"Properties".'),
     )
 
 
