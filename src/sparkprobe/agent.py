@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sparkprobe.analysis.state import AppState, Limits
-from sparkprobe.events import AppEnd, AppStart, Event
+from sparkprobe.events import AppEnd, AppStart, Event, ListenerStats
 from sparkprobe.outputs.logs import get_logger
 from sparkprobe.sources.wire import WIRE_VERSION, BadLine, decode_line, parse_hello
 
@@ -49,6 +49,8 @@ class AppRecord:
 
     state: AppState
     events_received: int = 0
+    #: Of those, the listener's own ``listener_stats`` lines (not Spark events).
+    stats_received: int = 0
     connections: int = 0
     connections_total: int = 0
     #: Monotonic clock when the app ended (for retention); None while it runs.
@@ -208,6 +210,8 @@ class Agent:
                 rec.events_received += 1
                 if type(event) is AppEnd:
                     ended = True
+                elif type(event) is ListenerStats:
+                    rec.stats_received += 1
             if not rec.extra.get("stats_seen") and state.listener_offered > 0:
                 rec.extra["stats_seen"] = True
                 if state.listener_reconnects > 0 and rec.connections_total == 1:

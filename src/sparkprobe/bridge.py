@@ -66,13 +66,18 @@ class Probe:
         return snap
 
     def flush(self, timeout_s: float = 10.0) -> dict[str, Any]:
-        """Wait until the agent has every event the listener offered so far, then snapshot."""
+        """Wait (bounded) until the agent holds every event the listener took so far; snapshot.
+
+        Only for ``attach`` (the probe holds the listener object); otherwise a plain snapshot.
+        """
         listener = self._listener
         if listener is None:
             return self.snapshot()
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
-            if listener.pendingEvents() == 0:
+            rec = self.record()
+            expected = int(listener.offeredEvents()) - int(listener.droppedEvents())
+            if rec is not None and rec.events_received - rec.stats_received >= expected:
                 break
             time.sleep(0.02)
         return self.snapshot()

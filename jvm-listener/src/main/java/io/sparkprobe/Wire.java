@@ -143,9 +143,13 @@ final class Wire {
     }
 
     static String jobStart(SparkListenerJobStart e) throws Exception {
-        JsonLine j = new JsonLine(128)
+        // Only callSite.short is read: job properties also carry Spark conf values (secrets).
+        java.util.Properties props = e.properties();
+        String callsite = props == null ? "" : props.getProperty("callSite.short", "");
+        JsonLine j = new JsonLine(160)
                 .raw("{\"k\":\"job_start\",\"job_id\":").num(e.jobId())
                 .raw(",\"time\":").num(e.time())
+                .raw(",\"callsite\":").str(callsite)
                 .raw(",\"stage_ids\":");
         return ints(j, ScalaCompat.seq(JOB_STAGE_IDS, e)).end();
     }
