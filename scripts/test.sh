@@ -3,20 +3,26 @@
 #
 # README quick start, second command; .ci/run runs exactly this. Needs python3 (>= 3.10) and a
 # JDK 17 with javac. As root it installs the Debian packages the tests use (prometheus,
-# prometheus-pushgateway) when they are missing.
+# prometheus-pushgateway, chromium) when they are missing.
 #   SPARKPROBE_SPARK_LINES="4.3.0"  bash scripts/test.sh -k wire    # one line, some tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPARK_LINES=${SPARKPROBE_SPARK_LINES:-"3.5.9 4.3.0"}
 
 command -v javac >/dev/null || { echo "scripts/test.sh: javac not found: install a JDK 17" >&2; exit 2; }
-if ! command -v promtool >/dev/null || ! command -v prometheus-pushgateway >/dev/null; then
+# Debian packages the tests drive for real: Prometheus (+ promtool), the Pushgateway, Chromium.
+missing=""
+command -v promtool >/dev/null || missing="$missing prometheus"
+command -v prometheus-pushgateway >/dev/null || missing="$missing prometheus-pushgateway"
+command -v chromium >/dev/null || missing="$missing chromium"
+if [ -n "$missing" ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "== installing prometheus and prometheus-pushgateway (Debian packages)"
+    echo "== installing Debian packages:$missing"
     apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus prometheus-pushgateway >/dev/null
+    # shellcheck disable=SC2086 # one word per package
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $missing >/dev/null
   else
-    echo "scripts/test.sh: prometheus/promtool/pushgateway missing; their tests skip (and fail under CI=true)" >&2
+    echo "scripts/test.sh: missing$missing; their tests skip (and fail under CI=true)" >&2
   fi
 fi
 

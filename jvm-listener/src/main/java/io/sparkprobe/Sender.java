@@ -209,7 +209,7 @@ final class Sender implements Runnable {
                         warnedRejected = true;
                         LOG.warn("sparkprobe: agent {} rejected the hello: {} (retrying with backoff)", cfg.endpoint, error);
                     }
-                    throw new IOException("rejected: " + error);
+                    throw new Rejected(error);
                 }
                 s.setSoTimeout(0);
                 if (everConnected) {
@@ -232,7 +232,7 @@ final class Sender implements Runnable {
                 if (stopped) {
                     break;
                 }
-                if (!warnedUnreachable && !(e.getMessage() != null && e.getMessage().startsWith("rejected: "))) {
+                if (!warnedUnreachable && !(e instanceof Rejected)) {
                     warnedUnreachable = true;
                     LOG.warn("sparkprobe: agent {} unavailable ({}); retrying in the background, events beyond {} "
                             + "queued are dropped and counted", cfg.endpoint, e.toString(), cfg.queueCapacity);
@@ -352,6 +352,15 @@ final class Sender implements Runnable {
             // Lines taken from the queue but perhaps never delivered: count them as dropped (honest).
             dropped.addAndGet(atRisk);
             throw e;
+        }
+    }
+
+    /** The agent answered the hello with an error (bad token, unsupported wire version...). */
+    private static final class Rejected extends IOException {
+        private static final long serialVersionUID = 1L;
+
+        Rejected(String error) {
+            super("agent rejected the hello: " + error);
         }
     }
 
