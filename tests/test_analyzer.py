@@ -198,3 +198,11 @@ def test_block_manager_removed_first_waits_for_the_executor_removal_cause() -> N
     state.apply(ExecutorRemoved("1", 9_000, "Executor killed by driver."))
     (loss,) = state.summary()["losses"]
     assert (loss["cause"], loss["blocks"], loss["bytes"]) == ("dynamic_allocation", 1, 100)
+
+
+def test_idle_threshold_from_the_apps_own_conf() -> None:
+    state = started_app(Conf({"spark.sparkprobe.idleThreshold": "2s"}))
+    state.check_idle(now_ms=2_500)
+    assert state.findings == []
+    state.check_idle(now_ms=3_000)
+    assert [(f["exec_id"], f["time_ms"]) for f in state.findings] == [("1", 3_000), ("2", 3_000)]

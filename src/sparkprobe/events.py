@@ -56,6 +56,8 @@ CONF_KEYS: tuple[str, ...] = (
     "spark.storage.decommission.enabled",
     "spark.storage.decommission.rddBlocks.enabled",
     "spark.storage.decommission.shuffleBlocks.enabled",
+    # Read by the analyzer (per app), not by the listener: docs/configuration.md.
+    "spark.sparkprobe.idleThreshold",
 )
 
 

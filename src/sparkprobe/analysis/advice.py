@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-__all__ = ["advise", "what_if"]
+__all__ = ["advise", "spark_seconds", "what_if"]
 
 #: Spark's default ``spark.dynamicAllocation.executorIdleTimeout`` (seconds).
 _DEFAULT_IDLE_TIMEOUT_S = 60.0
@@ -16,7 +16,7 @@ _DEFAULT_IDLE_TIMEOUT_S = 60.0
 _IDLE_SHARE = 0.30
 
 
-def _seconds(value: str | None, default: float) -> float:
+def spark_seconds(value: str | None, default: float) -> float:
     """Spark time strings (``60s``, ``5min``, ``500ms``, ``2h``, bare numbers = seconds)."""
     if not value:
         return default
@@ -130,7 +130,7 @@ def advise(
     executors = app["executors"]
     cores = {e: v["cores"] for e, v in executors.items()}
     dynamic = app.get("dynamic_allocation") is True
-    idle_timeout = _seconds(conf.get("spark.dynamicAllocation.executorIdleTimeout"), _DEFAULT_IDLE_TIMEOUT_S)
+    idle_timeout = spark_seconds(conf.get("spark.dynamicAllocation.executorIdleTimeout"), _DEFAULT_IDLE_TIMEOUT_S)
     max_alive = _max_concurrent(executors)
 
     if not dynamic and share >= _IDLE_SHARE:

@@ -254,6 +254,14 @@ class AppState:
         return _as_bool(self.conf.get("spark.dynamicAllocation.enabled"))
 
     @property
+    def idle_threshold_ms(self) -> int:
+        """``spark.sparkprobe.idleThreshold`` of the app (a Spark duration), else the agent's limit."""
+        from sparkprobe.analysis.advice import spark_seconds
+
+        seconds = spark_seconds(self.conf.get("spark.sparkprobe.idleThreshold"), self.limits.idle_threshold_s)
+        return int(seconds * 1000)
+
+    @property
     def task_cpus(self) -> int:
         """``spark.task.cpus`` (default 1): cores one running task occupies."""
         return max(1, _as_int(self.conf.get("spark.task.cpus")) or 1)
@@ -444,13 +452,13 @@ class AppState:
         start = ex.idle_since
         if start is None or ex.idle_finding_for == start:
             return
-        threshold_ms = int(self.limits.idle_threshold_s * 1000)
+        threshold_ms = self.idle_threshold_ms
         if time - start >= threshold_ms:
             ex.idle_finding_for = start
             self._finding(
                 "idle_executor",
                 start + threshold_ms,
-                f"executor {ex.exec_id} idle for {self.limits.idle_threshold_s:g}s while the app runs",
+                f"executor {ex.exec_id} idle for {threshold_ms / 1000:g}s while the app runs",
                 exec_id=ex.exec_id,
                 idle_since_ms=start,
             )

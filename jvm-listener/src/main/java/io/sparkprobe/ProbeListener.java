@@ -55,6 +55,7 @@ public class ProbeListener extends SparkListener {
         "spark.storage.decommission.enabled",
         "spark.storage.decommission.rddBlocks.enabled",
         "spark.storage.decommission.shuffleBlocks.enabled",
+        "spark.sparkprobe.idleThreshold",
     };
 
     /** org.apache.spark.SPARK_VERSION: a Scala package-object member, reachable from Java only by reflection. */
