@@ -30,7 +30,7 @@ DEMO_CONF: dict[str, str] = {
     "spark.dynamicAllocation.minExecutors": "0",
     "spark.dynamicAllocation.maxExecutors": "2",
     "spark.dynamicAllocation.initialExecutors": "2",
-    "spark.dynamicAllocation.executorIdleTimeout": "2s",
+    "spark.dynamicAllocation.executorIdleTimeout": "5s",
     "spark.dynamicAllocation.cachedExecutorIdleTimeout": "5s",
     "spark.dynamicAllocation.shuffleTracking.timeout": "5s",
 }
@@ -61,7 +61,8 @@ def run_demo(args: argparse.Namespace) -> int:
         cached = _spark_cached_bytes(sc)
         _say(f"Spark reports {cached} bytes cached; sparkprobe sees {probe.snapshot()['cached_bytes']}")
         _say("act 2: sit idle until dynamic allocation reclaims the executors (cachedExecutorIdleTimeout=5s)")
-        probe.wait_for(lambda s: s["executors_removed"] >= 2, timeout_s=60)
+        # Wait until the executors that hold the cache are gone (not just any idle executor).
+        probe.wait_for(lambda s: s["cached_blocks"] == 0 and s["cache_lost_blocks"] > 0, timeout_s=90)
         _say("act 3: the next job needs the cache again: Spark recomputes it silently")
         data.reduceByKey(lambda a, b: a + b).count()
         probe.wait_for(lambda s: s["cache_recomputed_blocks"] >= 8, timeout_s=30)
