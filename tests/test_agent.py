@@ -165,3 +165,31 @@ def test_cli_refuses_a_public_bind_without_token() -> None:
         capture_output=True, text=True, timeout=60,
     )
     assert proc.returncode == 2 and "without --token" in proc.stderr
+
+
+def test_metrics_over_tls(agent: Agent, tmp_path: object) -> None:
+    import shutil
+    import ssl
+    from pathlib import Path
+
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        pytest.skip("openssl not installed")
+    cert, key = Path(str(tmp_path)) / "cert.pem", Path(str(tmp_path)) / "key.pem"
+    subprocess.run(
+        [openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    server = MetricsServer(agent, certfile=str(cert), keyfile=str(key))
+    server.start("127.0.0.1", 0)
+    try:
+        assert server.url.startswith("https://")
+        ctx = ssl.create_default_context(cafile=str(cert))
+        ctx.check_hostname = False
+        body = urllib.request.urlopen(server.url, timeout=10, context=ctx).read().decode()
+        assert "sparkprobe_agent_connections_open" in body
+        with pytest.raises(OSError):
+            urllib.request.urlopen(server.url.replace("https", "http"), timeout=10).read()
+    finally:
+        server.stop()

@@ -55,7 +55,10 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         token=args.token or "", retention_s=args.retention, app_timeout_s=args.app_timeout,
         limits=limits, max_apps=args.max_apps,
     )
-    server = MetricsServer(agent)
+    if bool(args.metrics_tls_cert) != bool(args.metrics_tls_key):
+        print("sparkprobe agent: --metrics-tls-cert and --metrics-tls-key go together", file=sys.stderr)
+        return 2
+    server = MetricsServer(agent, certfile=args.metrics_tls_cert, keyfile=args.metrics_tls_key)
     exporter = None
     if args.pushgateway:
         from sparkprobe.outputs.pushgateway import PushgatewayExporter
@@ -141,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--pushgateway-per-run", action="store_true",
         help="one Pushgateway group per app run (app_id in the grouping key) instead of one per app name",
     )
+    p.add_argument("--metrics-tls-cert", default=None, metavar="PEM", help="serve /metrics over TLS with this certificate")
+    p.add_argument("--metrics-tls-key", default=None, metavar="PEM", help="the private key of --metrics-tls-cert")
     p.add_argument("--log-json", action="store_true", default=None, help="JSON log lines even on a terminal")
     p.set_defaults(func=_cmd_agent)
 
