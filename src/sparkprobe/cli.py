@@ -144,7 +144,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--pushgateway-per-run", action="store_true",
         help="one Pushgateway group per app run (app_id in the grouping key) instead of one per app name",
     )
-    p.add_argument("--metrics-tls-cert", default=None, metavar="PEM", help="serve /metrics over TLS with this certificate")
+    p.add_argument(
+        "--metrics-tls-cert", default=None, metavar="PEM", help="serve /metrics over TLS with this certificate"
+    )
     p.add_argument("--metrics-tls-key", default=None, metavar="PEM", help="the private key of --metrics-tls-cert")
     p.add_argument("--log-json", action="store_true", default=None, help="JSON log lines even on a terminal")
     p.set_defaults(func=_cmd_agent)
