@@ -206,3 +206,22 @@ def test_idle_threshold_from_the_apps_own_conf() -> None:
     assert state.findings == []
     state.check_idle(now_ms=3_000)
     assert [(f["exec_id"], f["time_ms"]) for f in state.findings] == [("1", 3_000), ("2", 3_000)]
+
+
+def test_removal_order_between_spark_threads_does_not_change_any_figure() -> None:
+    # Spark posts BlockManagerRemoved and ExecutorRemoved from two threads: a listener's queue and
+    # the event log's may see them in either order. Every figure must come out the same.
+    from sparkprobe.events import BlockManagerRemoved
+
+    def run(order: list[object]) -> dict[str, object]:
+        state = started_app(DYNAMIC)
+        state.apply(StageSubmitted(0, 0, "s", 1, 1_000, (rdd(3),)))
+        state.apply(block("1", "rdd_3_0", 100))
+        for event in order:
+            state.apply(event)  # type: ignore[arg-type]
+        state.apply(AppEnd(12_000))
+        return state.summary()
+
+    removed = ExecutorRemoved("1", 9_000, "Executor killed by driver.")
+    gone = BlockManagerRemoved("1", 9_001)
+    assert run([removed, gone]) == run([gone, removed])

@@ -314,7 +314,8 @@ def submit_cmd() -> list[str]:
 
 def child_env(**extra: str) -> dict[str, str]:
     path = os.pathsep.join(
-        p for p in (str(ROOT / "src"), str(ROOT / "tests"), os.environ.get("PYTHONPATH")) if p
+        # Not src/: the subprocess must run the installed package, as users do.
+        p for p in (str(ROOT / "tests"), os.environ.get("PYTHONPATH")) if p
     )
     return {**os.environ, "PYTHONPATH": path, **extra}
 

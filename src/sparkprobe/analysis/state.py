@@ -766,7 +766,10 @@ class AppState:
         if ex is not None:
             ex.cached_blocks += 1
 
-    def _remove_location(self, block_id: str, exec_id: str, rdd_id: int) -> tuple[int, int]:
+    def _remove_location(
+        self, block_id: str, exec_id: str, rdd_id: int, at: int | None = None
+    ) -> tuple[int, int]:
+        """Drop one copy of a block; ``at`` dates it (default: the latest event time)."""
         locations = self._blocks[block_id]
         mem, disk = locations.pop(exec_id)
         if not locations:
@@ -777,7 +780,8 @@ class AppState:
         self.cached_mem_bytes -= mem
         self.cached_disk_bytes -= disk
         self.cached_block_replicas -= 1
-        self.timeline.cached_bytes(self.last_time, self.cached_mem_bytes + self.cached_disk_bytes)
+        when = self.last_time if at is None else at
+        self.timeline.cached_bytes(when, self.cached_mem_bytes + self.cached_disk_bytes)
         rdd = self._rdds.get(rdd_id)
         if rdd is not None:
             rdd.cached_blocks -= 1
@@ -787,7 +791,7 @@ class AppState:
         if ex is not None:
             ex.cached_blocks -= 1
             if ex.cached_blocks == 0:
-                self._resegment(ex, self.last_time)
+                self._resegment(ex, when)
         return mem, disk
 
     def _drop_executor_blocks(self, exec_id: str, time: int, cause: str, reason: str) -> None:
@@ -799,7 +803,10 @@ class AppState:
             if ids is None:
                 continue
             rdd_id = ids[0]
-            mem, disk = self._remove_location(block_id, exec_id, rdd_id)
+            # Dated by the removal itself: Spark posts BlockManagerRemoved and ExecutorRemoved from
+            # two threads, so their order (and so the latest event time) can differ between the
+            # listener's queue and the event log's; the removal's own time cannot.
+            mem, disk = self._remove_location(block_id, exec_id, rdd_id, at=time)
             if block_id in self._blocks:
                 rdd = self._rdds.get(rdd_id)
                 if cause == "decommission" and (rdd is None or rdd.replication <= 1):
