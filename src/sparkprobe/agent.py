@@ -187,11 +187,14 @@ class Agent:
                 return {}
             return self.summarize(rec, now_ms)
 
-    def summarize(self, rec: AppRecord, now_ms: int | None = None) -> dict[str, Any]:
-        """The app's summary plus what the transport knows (events received, gap flags)."""
+    def summarize(self, rec: AppRecord, now_ms: int | None = None, *, detail: bool = True) -> dict[str, Any]:
+        """The app's summary plus what the transport knows (events received, gap flags).
+
+        ``detail=False``: without the report-only parts (see :meth:`AppState.summary`).
+        """
         now = now_ms if now_ms is not None else int(time.time() * 1000)
         with self.lock:
-            out = rec.state.summary(now)
+            out = rec.state.summary(now, detail=detail)
             out["events_received"] = rec.events_received
             out["incomplete"] = bool(rec.closed_by_timeout or rec.state.listener_dropped > 0 or rec.gaps)
             out["closed_by_timeout"] = rec.closed_by_timeout

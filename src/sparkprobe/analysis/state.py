@@ -951,8 +951,12 @@ class AppState:
         """Tasks started and not ended."""
         return len(self._running)
 
-    def summary(self, now_ms: int | None = None) -> dict[str, Any]:
-        """All figures of this app, in the report schema's app shape (docs/report-schema.md)."""
+    def summary(self, now_ms: int | None = None, *, detail: bool = True) -> dict[str, Any]:
+        """All figures of this app, in the report schema's app shape (docs/report-schema.md).
+
+        ``detail=False`` leaves out what only reports need (``timeline``, ``what_if``, ``advice``):
+        the Prometheus collector calls this for every app at every scrape.
+        """
         execs = self.executor_figures(now_ms)
         allocated = sum(e["cores"] * e["lifetime_seconds"] for e in execs.values())
         busy = sum(e["busy_core_seconds"] for e in execs.values())
@@ -1014,7 +1018,7 @@ class AppState:
             },
             "over_limit": dict(sorted(self.over_limit.items())),
             "executors": execs,
-            "timeline": self.timeline.to_dict(),
+            "timeline": self.timeline.to_dict() if detail else {},
         }
         if not self.block_updates_seen and (self.est_lost_blocks or self._est_blocks):
             # No block updates in this log: cache figures are the task-based estimate (no sizes).
@@ -1027,10 +1031,11 @@ class AppState:
             out["cached_blocks_estimated"] = len(self._est_blocks)
         else:
             out["cache_estimated"] = False
-        out["what_if"] = what_if(
-            self.completed_stages, execs, self.start_ms, self.now_or_end(now_ms), self.task_cpus
-        )
-        out["advice"] = advise(out, self.conf, self.timeline.idle)
+        if detail:
+            out["what_if"] = what_if(
+                self.completed_stages, execs, self.start_ms, self.now_or_end(now_ms), self.task_cpus
+            )
+            out["advice"] = advise(out, self.conf, self.timeline.idle)
         return out
 
 

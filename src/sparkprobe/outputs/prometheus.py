@@ -175,7 +175,7 @@ class AgentCollector(Collector):
         began = time.perf_counter()
         agent = self.agent
         with agent.lock:
-            summaries = [agent.summarize(rec) for rec in agent.apps.values()]
+            summaries = [agent.summarize(rec, detail=False) for rec in agent.apps.values()]
             bad = dict(agent.bad_lines)
             rejected = dict(agent.rejected)
             conns_open = agent.connections_open

@@ -11,8 +11,10 @@ import java.util.concurrent.locks.LockSupport;
  * <p>Why not ArrayBlockingQueue: its single lock is held by the consumer while it drains, so the
  * listener-bus thread parks on every contended offer; measured on 2 cores that cut the on* path from
  * millions to a few hundred thousand events per second. Here an offer is a CAS on the head index and
- * a store into the slot; it never blocks. The consumer parks only when the queue is empty, and a
- * producer pays for an unpark only when it finds the consumer parked.
+ * a store into the slot; it never blocks. The consumer parks only when the queue is empty, for a
+ * bounded time (the sender's poll period), and a producer pays for an unpark (a system call, and on
+ * a busy machine a context switch onto the listener bus's own core) only once a backlog has built
+ * up: measured on Spark's bus, unparking on every offer cost ~25 µs/event.
  */
 final class EventQueue {
     private final AtomicReferenceArray<String> slots;
@@ -24,12 +26,15 @@ final class EventQueue {
     private volatile long tail;
     private volatile boolean parked;
     private volatile Thread consumer;
+    /** Backlog at which a producer wakes a parked consumer; below it the consumer's poll picks it up. */
+    private final int wakeBacklog;
 
     EventQueue(int capacity) {
         int size = Integer.highestOneBit(Math.max(2, capacity - 1)) << 1; // power of two >= capacity
         this.slots = new AtomicReferenceArray<String>(size);
         this.mask = size - 1;
         this.capacity = capacity;
+        this.wakeBacklog = Math.max(1, Math.min(512, capacity / 8));
     }
 
     /** Non-blocking; false when full. Any thread. */
@@ -42,9 +47,11 @@ final class EventQueue {
             }
         } while (!head.compareAndSet(h, h + 1));
         slots.lazySet((int) h & mask, e);
-        // The CAS above and this read pair with the consumer's write of `parked` and its re-read of
-        // `head` in await(): one of the two always sees the other, so no wake-up is lost.
-        if (parked) {
+        // Below the backlog threshold no wake-up is sent: the consumer's bounded park (the sender's
+        // poll period) picks the event up. At the threshold, the CAS above and this read pair with
+        // the consumer's write of `parked` and its re-read of `head` in await(), so the wake-up that
+        // matters is never lost.
+        if (parked && h + 1 - tail >= wakeBacklog) {
             Thread c = consumer;
             if (c != null) {
                 LockSupport.unpark(c);

@@ -37,6 +37,8 @@ final class Sender implements Runnable {
     private static final int MAX_REPLY_CHARS = 64 * 1024;
     /** After an idle park, let events gather this long before draining: bounds wake-ups (and writes) to ~1000/s. */
     private static final long LINGER_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
+    /** Longest the sender sleeps with an empty queue: events below the wake-up backlog wait at most this. */
+    private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
     private static final Pattern OK_TRUE = Pattern.compile("\"ok\"\\s*:\\s*true");
     private static final Pattern ERROR = Pattern.compile("\"error\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
 
@@ -335,7 +337,7 @@ final class Sender implements Runnable {
                         dirty = false;
                         atRisk = 0;
                     }
-                    long wait = nextStats - System.nanoTime();
+                    long wait = Math.min(nextStats - System.nanoTime(), POLL_NANOS);
                     if (wait > 0 && !closing) {
                         queue.await(wait);
                         if (!closing && !stopped) {
