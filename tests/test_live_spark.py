@@ -41,6 +41,11 @@ def poll(fn: Any, timeout_s: float = 60.0) -> Any:
 
 def completed_tasks(sc: Any) -> int:
     tracker = sc.statusTracker()
+    # Spark's status store trails the action that just returned: wait (bounded) for the jobs to end.
+    poll(lambda: all(
+        (info := tracker.getJobInfo(j)) is not None and str(info.status) in ("SUCCEEDED", "FAILED")
+        for j in tracker.getJobIdsForGroup()
+    ), 30)
     total = 0
     for job_id in tracker.getJobIdsForGroup():
         for stage_id in tracker.getJobInfo(job_id).stageIds:
