@@ -112,3 +112,20 @@ def spark_rdd_storage(sc: Any) -> dict[int, tuple[int, int, int]]:
         int(i.id()): (int(i.memSize()), int(i.diskSize()), int(i.numCachedPartitions()))
         for i in sc._jsc.sc().getRDDStorageInfo()
     }
+
+
+def executor_pids(app_id: str) -> dict[str, int]:
+    """Executor id → pid of this app's executor JVMs (local-cluster runs them as processes)."""
+    from pathlib import Path
+
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            args = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"org.apache.spark.executor.CoarseGrainedExecutorBackend" in args and app_id.encode() in args:
+            found[args[args.index(b"--executor-id") + 1].decode()] = int(entry.name)
+    return found

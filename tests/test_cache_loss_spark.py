@@ -4,30 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 import sparkprobe
-from conftest import DYNAMIC_CONF, spark_rdd_storage, wait_executors
+from conftest import DYNAMIC_CONF, executor_pids, spark_rdd_storage, wait_executors
 
 pytestmark = pytest.mark.spark
-
-
-def executor_pids(app_id: str) -> dict[str, int]:
-    """Executor id → pid of the executor JVMs of this app (local-cluster runs them as processes)."""
-    found = {}
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            args = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"org.apache.spark.executor.CoarseGrainedExecutorBackend" in args and app_id.encode() in args:
-            found[args[args.index(b"--executor-id") + 1].decode()] = int(entry.name)
-    return found
 
 
 def test_sigkilled_executor_loses_its_blocks_as_a_failure(spark_factory: Any) -> None:

@@ -32,7 +32,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import sparkprobe
-from conftest import BASE_CONF, free_port, wait_executors
+from conftest import BASE_CONF, executor_pids, free_port, wait_executors
 from sparkprobe.offline import analyze_source
 from sparkprobe.sources.eventlog import discover
 
@@ -100,21 +100,6 @@ def spark_task_counts(sc: Any, groups: list[str]) -> tuple[int, int]:
                 done += info.numCompletedTasks
                 failed += info.numFailedTasks
     return done, failed
-
-
-def executor_pids(app_id: str) -> list[int]:
-    """Pids of the executor JVMs of this app (local-cluster runs them as processes)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            args = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if b"org.apache.spark.executor.CoarseGrainedExecutorBackend" in args and app_id.encode() in args:
-            found.append(int(entry.name))
-    return found
 
 
 def kill_quietly(pid: int) -> None:
@@ -457,7 +442,7 @@ def test_driver_killed_without_application_end(tmp_path: Path) -> None:
             driver.kill()
             driver.wait(timeout=30)
         if report.get("app_id"):
-            for pid in executor_pids(report["app_id"]):  # they exit on their own; make sure
+            for pid in executor_pids(report["app_id"]).values():  # they exit on their own; make sure
                 kill_quietly(pid)
         agent.stop()
 

@@ -84,3 +84,17 @@ def test_hello_is_parsed_and_other_first_lines_are_not() -> None:
         parse_hello(b'{"k":"app_end","time":1}')
     with pytest.raises(BadLine):
         parse_hello(b'{"hello":"sparkprobe","wire":"1"}')
+
+
+def test_the_listener_sends_exactly_the_conf_keys_the_python_side_lists() -> None:
+    # The allow-list lives on both sides of the wire (invariant 6): they must not drift apart.
+    import re
+    from pathlib import Path
+
+    from sparkprobe.events import CONF_KEYS
+
+    java = (Path(__file__).resolve().parents[1] / "jvm-listener" / "src" / "main" / "java" / "io" / "sparkprobe"
+            / "ProbeListener.java").read_text()
+    block = re.search(r"CONF_KEYS = \{(.*?)\};", java, re.S)
+    assert block is not None
+    assert tuple(re.findall(r'"([^"]+)"', block.group(1))) == CONF_KEYS

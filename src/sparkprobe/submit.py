@@ -44,6 +44,8 @@ from pathlib import Path
 from types import FrameType
 from typing import Any, TextIO
 
+from sparkprobe.outputs.report import format_bytes
+
 __all__ = [
     "DEPLOY_MODE_KEY",
     "END_WAIT_S",
@@ -472,14 +474,6 @@ def find_spark_submit(
 
 
 # --------------------------------------------------------------------------- terminal / stderr
-def _fmt_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"  # pragma: no cover
-
-
 def _now_iso() -> str:
     return datetime.now(timezone.utc).isoformat().replace("+00:00", "Z")
 
@@ -614,8 +608,8 @@ def _status_text(snap: dict[str, Any] | None) -> str:
     return (
         f"sparkprobe | {name}{'' if snap['running'] else ' (ended)'}"
         f" | executors {snap['executors_active']} active, {snap['executors_idle']} idle"
-        f" | cached {_fmt_bytes(cached)}"
-        f" | lost {snap['cache_lost_blocks']} blocks ({_fmt_bytes(snap['cache_lost_bytes'])})"
+        f" | cached {format_bytes(cached)}"
+        f" | lost {snap['cache_lost_blocks']} blocks ({format_bytes(snap['cache_lost_bytes'])})"
         f" | tasks {tasks['running']} running, {tasks['success']} done"
     )
 

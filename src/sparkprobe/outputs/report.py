@@ -8,13 +8,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-__all__ = ["REPORT_SCHEMA", "format_text", "to_json"]
+__all__ = ["REPORT_SCHEMA", "format_bytes", "format_text", "to_json"]
 
 #: Version of the JSON report document.
 REPORT_SCHEMA = 1
 
 
-def _bytes(n: float) -> str:
+def format_bytes(n: float) -> str:
+    """Bytes for people: ``2.3 MiB``."""
     for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
         if abs(n) < 1024 or unit == "TiB":
             return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
@@ -38,7 +39,7 @@ def format_text(app: dict[str, Any]) -> str:
     idle_s = app["idle_executor_seconds"]
     lines.append(f"  idle executors  {idle_s:,.1f} executor-seconds" + (f" ({causes})" if causes else ""))
     lines.append(
-        f"  cache lost      {app['cache_lost_blocks']} blocks, {_bytes(app['cache_lost_bytes'])}; "
+        f"  cache lost      {app['cache_lost_blocks']} blocks, {format_bytes(app['cache_lost_bytes'])}; "
         f"recomputed {app['cache_recomputed_blocks']} blocks in {app['cache_recompute_seconds']:,.1f}s"
     )
     removed = ", ".join(f"{k} {v}" for k, v in app["removed_by_reason"].items())
@@ -58,7 +59,7 @@ def format_text(app: dict[str, Any]) -> str:
     for loss in app["losses"]:
         rdds = "; ".join(
             f"RDD {r['rdd_id']} {r['name'] or ''} [{r.get('first_stage') or r['callsite'] or '?'}] "
-            f"{r['blocks']} blocks {_bytes(r['memory_bytes'] + r['disk_bytes'])}"
+            f"{r['blocks']} blocks {format_bytes(r['memory_bytes'] + r['disk_bytes'])}"
             for r in loss["rdds"]
         )
         lines.append(f"  loss: executor {loss['exec_id']} ({loss['cause']}: {loss['reason']!r}): {rdds}")
