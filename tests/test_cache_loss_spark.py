@@ -78,6 +78,9 @@ def test_decommission_migrates_cached_blocks_instead_of_losing_them(spark_factor
     conf = {
         **DYNAMIC_CONF,
         "spark.dynamicAllocation.minExecutors": "1",
+        # Only an executor holding cached blocks may be reclaimed (after cachedExecutorIdleTimeout,
+        # 5 s); an empty one would be kept for 60 s, so the executor that goes has blocks to migrate.
+        "spark.dynamicAllocation.executorIdleTimeout": "60s",
         "spark.decommission.enabled": "true",
         "spark.storage.decommission.enabled": "true",
         "spark.storage.decommission.rddBlocks.enabled": "true",
