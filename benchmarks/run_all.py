@@ -90,7 +90,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"=== {name}: exit {rc} after {timings[name]:.0f}s", flush=True)
         if rc != 0:
             failed.append(name)
-    text = table(args.out, [n for n in ORDER if (args.out / f"{n}.json").is_file()])
+    # Every result in the directory: this run's, and earlier ones kept there (e.g. full-size runs).
+    found = sorted(p.stem for p in args.out.glob("*.json") if p.stem != "machine")
+    text = table(args.out, [n for n in ORDER if n in found]
+                 + sorted(n for n in found if n not in ORDER))
     header = (f"machine: {info['cores']} cores, {info['ram_gib']} GiB, {info['cpu']}; python {info['python']}, "
               f"pyspark {info['pyspark']}, {info['java']}; load at start {info['loadavg']}, at end {loadavg()}\n"
               f"run times: " + ", ".join(f"{n} {s:.0f}s" for n, s in timings.items()) + "\n\n")
