@@ -246,7 +246,7 @@ class Agent:
 
     def _finish(self, rec: AppRecord) -> None:
         rec.ended_at = time.monotonic()
-        s = self.summarize(rec)
+        s = self.summarize(rec, detail=False)  # the log line needs headline figures only
         self._log.info(
             "app_ended",
             app_id=s["app_id"],
