@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sparkprobe.analysis.state import IDLE_CAUSES, AppState
 from sparkprobe.events import (
     AppEnd,
@@ -225,3 +227,37 @@ def test_removal_order_between_spark_threads_does_not_change_any_figure() -> Non
     removed = ExecutorRemoved("1", 9_000, "Executor killed by driver.")
     gone = BlockManagerRemoved("1", 9_001)
     assert run([removed, gone]) == run([gone, removed])
+
+
+def test_timeline_caps_idle_segments_per_lane_and_per_app() -> None:
+    """Many executors with many short gaps: both caps hold, and exactly the gaps at or above the floor stay."""
+    from sparkprobe.analysis.timeline import Timeline
+
+    tl = Timeline(max_segments=40, max_total_segments=1_000)
+    made: dict[str, list[list[Any]]] = {}
+    for exec_id in range(200):
+        t = 0
+        for gap in range(1, 101 + 10 * exec_id, 1 + exec_id // 20):  # later lanes: fewer, longer gaps
+            tl.idle_segment(str(exec_id), t, t + gap, "unneeded")
+            made.setdefault(str(exec_id), []).append([t, t + gap, "unneeded"])
+            t += gap + 10
+    out = tl.to_dict()
+    lanes, floors = out["idle"], out["idle_min_ms"]
+    assert 250 <= sum(len(v) for v in lanes.values()) <= 1_000
+    assert all(len(v) <= 40 for v in lanes.values())
+    assert set(floors) == set(lanes) == set(made)
+    for exec_id, segs in lanes.items():
+        assert segs == [s for s in made[exec_id] if s[1] - s[0] >= floors[exec_id]]
+
+
+def test_timeline_keeps_every_segment_under_the_caps() -> None:
+    """Below the caps nothing is dropped and no floor is reported."""
+    from sparkprobe.analysis.timeline import Timeline
+
+    tl = Timeline(max_segments=40, max_total_segments=1_000)
+    for exec_id in range(10):
+        for i in range(30):
+            tl.idle_segment(str(exec_id), i * 100, i * 100 + 50, "cache_held")
+    out = tl.to_dict()
+    assert sum(len(v) for v in out["idle"].values()) == 300
+    assert out["idle_min_ms"] == {}

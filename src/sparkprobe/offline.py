@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
+from collections.abc import Iterator
 from typing import Any, TextIO
 
 from sparkprobe.analysis.state import AppState, Limits
-from sparkprobe.outputs.report import format_text, to_json
+from sparkprobe.outputs.report import format_text, write_json
 from sparkprobe.sources.codecs import UnsupportedCodec
 from sparkprobe.sources.eventlog import LogReader, LogSource, discover
 
@@ -95,17 +97,24 @@ def run_analyze(args: argparse.Namespace) -> int:
             failed += 1
             print(f"sparkprobe analyze: {source.name}: cannot read: {exc}", file=sys.stderr)
     progress.done()
-    if args.format == "json":
-        text = to_json(apps)
-    elif args.format == "html":
-        from sparkprobe.outputs.html import render_html
+    with _output(args.output) as out:
+        if args.format == "json":
+            write_json(apps, out)  # streamed: a big report's text is never held whole
+        elif args.format == "html":
+            from sparkprobe.outputs.html import render_html
 
-        text = render_html(apps)
-    else:
-        text = "\n\n".join(format_text(app) for app in apps)
-    if args.output == "-":
-        print(text)
-    else:
-        with open(args.output, "w", encoding="utf-8") as fh:
-            fh.write(text + "\n")
+            out.write(render_html(apps) + "\n")
+        else:
+            out.write("\n\n".join(format_text(app) for app in apps) + "\n")
     return 1 if failed else 0
+
+
+@contextlib.contextmanager
+def _output(path: str) -> Iterator[TextIO]:
+    """The report's destination: standard output for ``-``, else the file (created or replaced)."""
+    if path == "-":
+        yield sys.stdout
+        sys.stdout.flush()
+        return
+    with open(path, "w", encoding="utf-8") as fh:
+        yield fh
