@@ -14,7 +14,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sparkprobe.agent import Agent
+from sparkprobe.analysis.state import AppState
 from sparkprobe.outputs.prometheus import MetricsServer, make_registry
+from sparkprobe.sources.wire import decode_line
 
 HELLO = {"hello": "sparkprobe", "wire": 1, "app_id": "app-7", "token": "", "listener": "test"}
 APP = [
@@ -114,6 +116,48 @@ def test_many_apps_at_once_keep_separate_state(agent: Agent) -> None:
     wait(lambda: all((agent.snapshot(f"app-{i}") or {}).get("executors_added") == i + 1 for i in range(5)))
     for s in socks:
         s.close()
+
+
+def test_a_reconnect_preamble_repeating_the_executors_changes_no_figure(agent: Agent) -> None:
+    # After every hello the listener repeats app_start and each live executor's executor_added (so an
+    # agent restarted mid-app learns them). To an agent that has them already that is a no-op, also
+    # for an executor removed meanwhile whose add line is replayed (same id, same add time).
+    def run(task_id: int, exec_id: str, launch: int, finish: int) -> list[dict[str, object]]:
+        base = {"task_id": task_id, "stage_id": 0, "stage_attempt": 0, "index": task_id, "partition": task_id,
+                "attempt": 0, "exec_id": exec_id, "launch": launch}
+        return [{"k": "task_start", **base}, {"k": "task_end", **base, "finish": finish, "status": "success"}]
+
+    exec1 = {"k": "executor_added", "exec_id": "1", "host": "h", "cores": 2, "time": 1000}
+    exec2 = {"k": "executor_added", "exec_id": "2", "host": "h", "cores": 4, "time": 1500}
+    first = [APP[0], exec1, exec2, *run(1, "1", 2000, 4000), *run(2, "2", 2000, 3000),
+             {"k": "executor_removed", "exec_id": "2", "time": 5000, "reason": "Executor killed by driver."}]
+    replay = [APP[0], exec1, exec2]
+    later = run(3, "1", 6000, 7000)
+
+    def send(lines: list[dict[str, object]]) -> socket.socket:
+        sock, reply = connect(agent, {**HELLO, "token": "s3cret"})
+        assert reply == {"ok": True}
+        sock.sendall(b"".join(json.dumps(e).encode() + b"\n" for e in lines))
+        return sock
+
+    sock = send(first)
+    wait(lambda: (agent.snapshot("app-7") or {}).get("executors_removed") == 1)
+    sock.close()
+    sock = send(replay + later)
+    wait(lambda: agent.snapshot("app-7")["tasks"]["success"] == 3)
+    sock.close()
+
+    reference = AppState("app-7")
+    for line in first + later:
+        reference.apply(decode_line(json.dumps(line)))
+    rec = agent.app("app-7")
+    assert rec is not None
+    with agent.lock:
+        got = rec.state.summary(10_000)
+    assert got == reference.summary(10_000)
+    assert (got["executors_added"], got["executors_active"], got["executors_removed"]) == (2, 1, 1)
+    assert got["executors"]["2"]["removed_ms"] == 5000
+    assert got["allocated_core_seconds"] == 2 * 9 + 4 * 3.5
 
 
 def test_metrics_http_serves_text_and_a_landing_page(agent: Agent) -> None:

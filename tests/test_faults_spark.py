@@ -102,6 +102,13 @@ def spark_task_counts(sc: Any, groups: list[str]) -> tuple[int, int]:
     return done, failed
 
 
+def spark_live_executors(sc: Any) -> dict[str, int]:
+    """Active executors (not the driver) → their cores, from Spark's status store."""
+    seq = sc._jsc.sc().statusStore().executorList(True)
+    execs = [seq.apply(i) for i in range(seq.size())]
+    return {str(e.id()): int(e.totalCores()) for e in execs if e.id() != "driver"}
+
+
 def kill_quietly(pid: int) -> None:
     try:
         os.kill(pid, signal.SIGKILL)
@@ -229,8 +236,15 @@ def test_agent_killed_mid_app_and_restarted(spark_factory: Any, tmp_path: Path) 
         running, incomplete = ("sparkprobe_app_running", ()), ("sparkprobe_app_incomplete", ())
         # The restarted agent knows the app (the listener repeats app_start after each hello) and
         # that it missed the app's start and first job: incomplete.
-        scrape_until(url, app_id, lambda m: m.get(running) == 1 and m.get(incomplete) == 1,
-                     "the restarted agent to report the app as incomplete")
+        m = scrape_until(url, app_id, lambda m: m.get(running) == 1 and m.get(incomplete) == 1,
+                         "the restarted agent to report the app as incomplete")
+        # It also knows the live executors, added long before it started: the listener repeats each
+        # live executor's executor_added after every hello. Same figures as Spark's status store.
+        live = spark_live_executors(sc)
+        assert len(live) == 2
+        assert m[("sparkprobe_executors_added_total", ())] == len(live)
+        assert m[("sparkprobe_executors_active", ())] == len(live)
+        assert m[("sparkprobe_cores_allocated", ())] == sum(live.values())
 
         spark.stop()  # the app's end follows every event of the app on the stream: then all are in
         m = scrape_until(url, app_id, lambda m: m.get(running) == 0, "the application end on the restarted agent")

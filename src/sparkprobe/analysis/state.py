@@ -344,8 +344,11 @@ class AppState:
     def _on_executor_added(self, e: ExecutorAdded) -> None:
         self._tick(e.time)
         known = self._executors.get(e.exec_id)
-        if known is not None and known.removed_ms is None:
-            return  # announced twice (attach replays live executors): keep the first
+        if known is not None and (known.removed_ms is None or known.added_ms == e.time):
+            # Announced again: attach replays the live executors, and the listener repeats them after
+            # every hello (for an agent restarted mid-app). Keep the first; a replay of one already
+            # removed (same id, same add time) must not bring it back.
+            return
         if known is None and len(self._executors) >= self.limits.max_executors:
             self._over("executors")
             return

@@ -63,7 +63,7 @@ final class Bootstrap {
                 }
             });
             for (ExecutorSummary ex : executors) {
-                s.offer(Wire.executorAdded(ex.id(), hostOf(ex.hostPort()), ex.totalCores(),
+                s.executorAdded(ex.id(), Wire.executorAdded(ex.id(), hostOf(ex.hostPort()), ex.totalCores(),
                         addTimes.get(ex.id())));
             }
         } catch (Throwable t) {

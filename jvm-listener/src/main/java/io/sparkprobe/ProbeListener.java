@@ -147,7 +147,7 @@ public class ProbeListener extends SparkListener {
         Sender s = null;
         try {
             s = sender();
-            s.offer(Wire.executorAdded(e.executorId(), e.executorInfo().executorHost(),
+            s.executorAdded(e.executorId(), Wire.executorAdded(e.executorId(), e.executorInfo().executorHost(),
                     e.executorInfo().totalCores(), e.time()));
         } catch (Throwable t) {
             internalError(t);
@@ -161,7 +161,7 @@ public class ProbeListener extends SparkListener {
         Sender s = null;
         try {
             s = sender();
-            s.offer(Wire.executorRemoved(e.executorId(), e.time(), e.reason()));
+            s.executorRemoved(e.executorId(), Wire.executorRemoved(e.executorId(), e.time(), e.reason()));
         } catch (Throwable t) {
             internalError(t);
         }
@@ -284,7 +284,7 @@ public class ProbeListener extends SparkListener {
         Sender s = null;
         try {
             s = sender();
-            s.offer(Wire.taskStart(e));
+            s.offer(new Captured.TaskStart(e).encode());
         } catch (Throwable t) {
             internalError(t);
         }
@@ -297,7 +297,7 @@ public class ProbeListener extends SparkListener {
         Sender s = null;
         try {
             s = sender();
-            s.offer(Wire.taskEnd(e));
+            s.offer(new Captured.TaskEnd(e).encode());
         } catch (Throwable t) {
             internalError(t);
         }

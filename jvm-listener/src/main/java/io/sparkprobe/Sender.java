@@ -9,7 +9,12 @@ import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
@@ -41,6 +46,8 @@ final class Sender implements Runnable {
     private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
     private static final Pattern OK_TRUE = Pattern.compile("\"ok\"\\s*:\\s*true");
     private static final Pattern ERROR = Pattern.compile("\"error\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
+    /** How every executor_added line starts (Wire.executorAdded): a cheap test before the identity lookup. */
+    private static final String EXECUTOR_ADDED_PREFIX = "{\"k\":\"executor_added\"";
 
     private final ProbeConfig cfg;
     private final EventQueue queue;
@@ -57,6 +64,13 @@ final class Sender implements Runnable {
     /** Sent right after every accepted hello (the agent may be new); null until known. */
     private volatile String appStartLine;
     private volatile String confLine;
+    /**
+     * The executor_added line of every live executor (executor id → line, in the order they came),
+     * repeated after each hello so that an agent restarted mid-app knows the executors it missed.
+     * Written on the bus thread (an executor added or removed is a rare event; the lock is uncontended
+     * but for the sender's copy at each hello), read by the sender thread.
+     */
+    private final Map<String, String> liveExecutors = new LinkedHashMap<String, String>();
 
     private volatile boolean closing;
     private volatile boolean stopped;
@@ -128,6 +142,25 @@ final class Sender implements Runnable {
         if (enqueue) {
             offer(line);
         }
+    }
+
+    /**
+     * Remembers the executor's add line until it is removed, and queues it. The same instance is queued
+     * and kept, so the sender can skip a queued copy of a line its preamble already carried.
+     */
+    void executorAdded(String execId, String line) {
+        synchronized (liveExecutors) {
+            liveExecutors.put(execId, line);
+        }
+        offer(line);
+    }
+
+    /** Forgets the executor (no longer repeated after a hello) and queues its removal line. */
+    void executorRemoved(String execId, String line) {
+        synchronized (liveExecutors) {
+            liveExecutors.remove(execId);
+        }
+        offer(line);
     }
 
     /**
@@ -276,15 +309,26 @@ final class Sender implements Runnable {
     private void stream(Socket s, Writer out) throws IOException {
         String sentAppStart = appStartLine;
         String sentConf = confLine;
+        List<String> executors;
+        synchronized (liveExecutors) {
+            executors = new ArrayList<String>(liveExecutors.values());
+        }
         if (sentAppStart != null) {
             writeLine(out, sentAppStart);
         }
         if (sentConf != null) {
             writeLine(out, sentConf);
         }
+        // Queued copies of these exact instances are skipped below (an agent re-added a known executor
+        // harmlessly, but there is no need to send it twice).
+        Set<String> sentExecutors = Collections.newSetFromMap(new IdentityHashMap<String, Boolean>());
+        for (String line : executors) {
+            writeLine(out, line);
+            sentExecutors.add(line);
+        }
         writeLine(out, statsLine());
         for (String line : carry) { // taken from the queue but held back when the last agent went away
-            if (line != sentAppStart && line != sentConf) {
+            if (line != sentAppStart && line != sentConf && !inPreamble(line, sentExecutors)) {
                 writeLine(out, line);
             }
         }
@@ -311,7 +355,7 @@ final class Sender implements Runnable {
                     for (int i = 0; i < n; i++) {
                         String line = batch.get(i);
                         // The preamble of this connection already carried these exact lines.
-                        if (line != sentAppStart && line != sentConf) {
+                        if (line != sentAppStart && line != sentConf && !inPreamble(line, sentExecutors)) {
                             writeLine(out, line);
                         }
                     }
@@ -355,6 +399,11 @@ final class Sender implements Runnable {
             dropped.addAndGet(atRisk);
             throw e;
         }
+    }
+
+    /** True (once) for a queued executor_added line that is the very instance the preamble sent. */
+    private static boolean inPreamble(String line, Set<String> sentExecutors) {
+        return !sentExecutors.isEmpty() && line.startsWith(EXECUTOR_ADDED_PREFIX) && sentExecutors.remove(line);
     }
 
     /** The agent answered the hello with an error (bad token, unsupported wire version...). */
