@@ -3,15 +3,17 @@
 #
 # README quick start, second command; .ci/run runs exactly this. Needs python3 (>= 3.10) and a
 # JDK 17 with javac. As root it installs the Debian packages the tests use (prometheus,
-# prometheus-pushgateway, chromium) when they are missing.
+# prometheus-pushgateway, chromium, openssl) when they are missing.
 #   SPARKPROBE_SPARK_LINES="4.3.0"  bash scripts/test.sh -k wire    # one line, some tests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SPARK_LINES=${SPARKPROBE_SPARK_LINES:-"3.5.9 4.3.0"}
 
 command -v javac >/dev/null || { echo "scripts/test.sh: javac not found: install a JDK 17" >&2; exit 2; }
-# Debian packages the tests drive for real: Prometheus (+ promtool), the Pushgateway, Chromium.
+# Debian packages the tests drive for real: Prometheus (+ promtool), the Pushgateway, Chromium, and
+# openssl (test certificates for TLS; keytool comes with the JDK).
 missing=""
+command -v openssl >/dev/null || missing="$missing openssl"
 command -v promtool >/dev/null || missing="$missing prometheus"
 command -v prometheus-pushgateway >/dev/null || missing="$missing prometheus-pushgateway"
 command -v chromium >/dev/null || missing="$missing chromium"

@@ -174,12 +174,13 @@ def _metrics_up(url: str) -> bool:
         return False
 
 
-def start_agent_process(listen: str, metrics: str, log: Path) -> subprocess.Popen[bytes]:
-    """``sparkprobe agent`` as users run it, logging to ``log``; returns once /metrics answers."""
+def start_agent_process(listen: str, metrics: str, log: Path, extra: tuple[str, ...] = ()) -> subprocess.Popen[bytes]:
+    """``sparkprobe agent`` as users run it (``extra`` flags added), logging to ``log``; returns once
+    /metrics answers."""
     fh = log.open("ab")
     proc = subprocess.Popen(
         [sys.executable, "-m", "sparkprobe.cli", "agent", "--listen", listen, "--metrics", metrics,
-         "--token", TOKEN],
+         "--token", TOKEN, *extra],
         stdout=fh, stderr=subprocess.STDOUT,
     )
     fh.close()

@@ -25,6 +25,8 @@ SECRETS = {
     "spark.hadoop.fs.s3a.access.key": "AKIA-ACCESS-1b2c3d",
     "spark.myapp.db.password": "hunter2-pw-5e6f",
     "spark.myapp.api.token": "tok-9a8b7c6d",
+    # sparkprobe's own secret: read by the listener (when TLS is on) and never sent, logged or exported.
+    "spark.sparkprobe.tls.trustStorePassword": "tr0ust-pw-3c4d",
 }
 
 

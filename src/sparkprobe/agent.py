@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import json
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -71,6 +72,8 @@ class Agent:
     ``token``: required in every hello when set. ``retention_s``: how long a finished app keeps its
     series. ``app_timeout_s``: an app whose driver disconnected without ApplicationEnd is closed
     after this long. ``on_app_end`` is called (on the agent thread) with each finished app.
+    ``ssl_context``: serve the event port over TLS with this server context
+    (:func:`sparkprobe.tls.server_context`); failed handshakes are counted and logged.
     """
 
     def __init__(
@@ -85,6 +88,7 @@ class Agent:
         on_app_end: Callable[[AppRecord], None] | None = None,
         on_finding: Callable[[AppRecord, dict[str, Any]], None] | None = None,
         log_findings: bool = True,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         """Configure; nothing listens until :meth:`start`."""
         self.token = token
@@ -104,6 +108,9 @@ class Agent:
         self.connections_total = 0
         self.apps_dropped_over_limit = 0
         self.apps_expired = 0
+        self.ssl_context = ssl_context
+        #: Connections whose TLS handshake failed (a plain-TCP client, an untrusted certificate...).
+        self.tls_handshake_failures = 0
         self._log = get_logger()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -120,12 +127,18 @@ class Agent:
         loop = asyncio.new_event_loop()
         ready: dict[str, Any] = {}
         started = threading.Event()
+        tls: dict[str, Any] = {}
+        if self.ssl_context is not None:
+            from sparkprobe.tls import counting_handshake_failures
+
+            counting_handshake_failures(self.ssl_context, self._tls_failed)
+            tls = {"ssl": self.ssl_context, "ssl_handshake_timeout": _HELLO_TIMEOUT_S}
 
         def run() -> None:
             asyncio.set_event_loop(loop)
             try:
                 self._server = loop.run_until_complete(
-                    asyncio.start_server(self._handle, host, port, limit=_READ_CHUNK)
+                    asyncio.start_server(self._handle, host, port, limit=_READ_CHUNK, **tls)
                 )
                 sock = self._server.sockets[0].getsockname()
                 ready["address"] = (sock[0], sock[1])
@@ -274,6 +287,18 @@ class Agent:
                 rec = self.apps[app_id] = AppRecord(AppState(app_id, self.limits))
             return rec
 
+    def _tls_failed(self, exc: ssl.SSLError) -> None:
+        # Called on the agent's loop thread, inside the handshake; the peer is not known there.
+        with self.lock:
+            self.tls_handshake_failures += 1
+        self._log.warning(
+            "tls_handshake_failed",
+            reason=exc.reason or type(exc).__name__,
+            error=str(exc)[:300],
+            note="a plain-TCP client (set spark.sparkprobe.tls.enabled=true) or a client that does not trust "
+            "this certificate; counted in sparkprobe_agent_tls_handshake_failures_total",
+        )
+
     def _count(self, table: dict[str, int], reason: str) -> None:
         with self.lock:
             table[reason] = table.get(reason, 0) + 1
@@ -289,8 +314,8 @@ class Agent:
             rec = await self._handshake(reader, writer, peer)
             if rec is not None:
                 await self._read_stream(reader, rec, peer)
-        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
-            pass
+        except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
+            pass  # the peer went away, timed out, or broke TLS (ssl.SSLError is an OSError)
         except asyncio.CancelledError:
             # Agent shutdown: end the connection quietly (re-raising makes asyncio log the
             # cancelled handler task as an error).

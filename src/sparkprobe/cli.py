@@ -51,14 +51,30 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         )
         return 2
     limits = Limits(idle_threshold_s=args.idle_threshold)
+    if bool(args.tls_cert) != bool(args.tls_key):
+        print("sparkprobe agent: --tls-cert and --tls-key go together", file=sys.stderr)
+        return 2
+    ssl_context = None
+    if args.tls_cert:
+        from sparkprobe.tls import server_context
+
+        try:
+            ssl_context = server_context(args.tls_cert, args.tls_key)
+        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
+            print(f"sparkprobe agent: cannot load --tls-cert/--tls-key: {exc}", file=sys.stderr)
+            return 2
     agent = Agent(
         token=args.token or "", retention_s=args.retention, app_timeout_s=args.app_timeout,
-        limits=limits, max_apps=args.max_apps,
+        limits=limits, max_apps=args.max_apps, ssl_context=ssl_context,
     )
     if bool(args.metrics_tls_cert) != bool(args.metrics_tls_key):
         print("sparkprobe agent: --metrics-tls-cert and --metrics-tls-key go together", file=sys.stderr)
         return 2
     server = MetricsServer(agent, certfile=args.metrics_tls_cert, keyfile=args.metrics_tls_key)
+    if ssl_context is not None:
+        from sparkprobe.tls import TlsCollector
+
+        server.registry.register(TlsCollector(agent))  # sparkprobe_agent_tls_handshake_failures_total
     exporter = None
     if args.pushgateway:
         from sparkprobe.outputs.pushgateway import PushgatewayExporter
@@ -78,7 +94,10 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         agent.stop()
         print(f"sparkprobe agent: cannot serve metrics on {args.metrics}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    log.info("agent_started", listen=f"{bound[0]}:{bound[1]}", metrics=server.url, version=__version__)
+    log.info(
+        "agent_started", listen=f"{bound[0]}:{bound[1]}", tls=ssl_context is not None, metrics=server.url,
+        version=__version__,
+    )
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
@@ -144,6 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--pushgateway-per-run", action="store_true",
         help="one Pushgateway group per app run (app_id in the grouping key) instead of one per app name",
     )
+    p.add_argument(
+        "--tls-cert", default=None, metavar="PEM",
+        help="serve the event port over TLS with this certificate (chain); listeners set spark.sparkprobe.tls.*",
+    )
+    p.add_argument("--tls-key", default=None, metavar="PEM", help="the private key of --tls-cert")
     p.add_argument(
         "--metrics-tls-cert", default=None, metavar="PEM", help="serve /metrics over TLS with this certificate"
     )

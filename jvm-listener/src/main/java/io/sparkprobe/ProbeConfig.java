@@ -28,6 +28,35 @@ final class ProbeConfig {
     /** {@code spark.sparkprobe.statsIntervalMs}: period of the in-band {@code listener_stats} line; default 1000. */
     static final String STATS_INTERVAL_MS = "spark.sparkprobe.statsIntervalMs";
 
+    /**
+     * {@code spark.sparkprobe.tls.enabled}: connect to the agent over TLS (1.2 or 1.3; the agent runs with
+     * {@code --tls-cert}/{@code --tls-key}); the agent's certificate must chain to a trusted CA and name the
+     * endpoint's host (host name verification is always on); default false. A value other than
+     * {@code true}/{@code false} is logged and taken as {@code true}: a typo never falls back to plain TCP.
+     */
+    static final String TLS_ENABLED = "spark.sparkprobe.tls.enabled";
+    /**
+     * {@code spark.sparkprobe.tls.caCert}: a PEM file of one or more CA certificates to trust (for example the
+     * CA, or the self-signed certificate, given to the agent's {@code --tls-cert}); default none. Combined with
+     * {@code tls.trustStore} when both are set; when neither is, the JVM's default trust store is used.
+     */
+    static final String TLS_CA_CERT = "spark.sparkprobe.tls.caCert";
+    /**
+     * {@code spark.sparkprobe.tls.trustStore}: a trust store file (PKCS12 or JKS) of the CAs to trust; default
+     * none (the JVM's default trust store: {@code javax.net.ssl.trustStore}, else the JDK's {@code cacerts}).
+     */
+    static final String TLS_TRUST_STORE = "spark.sparkprobe.tls.trustStore";
+    /**
+     * {@code spark.sparkprobe.tls.trustStorePassword}: password of {@code tls.trustStore}, checked against the
+     * store's integrity; default none (read without an integrity check). A secret: never logged nor sent.
+     */
+    static final String TLS_TRUST_STORE_PASSWORD = "spark.sparkprobe.tls.trustStorePassword";
+    /**
+     * {@code spark.sparkprobe.tls.trustStoreType}: {@code PKCS12} or {@code JKS}; default the JVM's default
+     * keystore type ({@code PKCS12} on Java 9+), which reads JKS files as well.
+     */
+    static final String TLS_TRUST_STORE_TYPE = "spark.sparkprobe.tls.trustStoreType";
+
     static final String DEFAULT_ENDPOINT = "127.0.0.1:7733";
 
     final String endpoint;
@@ -39,6 +68,11 @@ final class ProbeConfig {
     final long maxBackoffMs;
     final long closeTimeoutMs;
     final long statsIntervalMs;
+    final boolean tlsEnabled;
+    final String tlsCaCert; // "" when unset
+    final String tlsTrustStore; // "" when unset
+    final String tlsTrustStorePassword; // null when unset; a secret: never log it
+    final String tlsTrustStoreType; // "" when unset
     /** {@code spark.app.id} when the conf already carries it (it does once SparkContext built it). */
     final String appId;
 
@@ -51,6 +85,11 @@ final class ProbeConfig {
         closeTimeoutMs = num(conf, CLOSE_TIMEOUT_MS, 3000, 0, 600_000);
         statsIntervalMs = num(conf, STATS_INTERVAL_MS, 1000, 10, 3_600_000);
         appId = str(conf, "spark.app.id", "");
+        tlsEnabled = bool(conf, TLS_ENABLED, false, true);
+        tlsCaCert = str(conf, TLS_CA_CERT, "").trim();
+        tlsTrustStore = str(conf, TLS_TRUST_STORE, "").trim();
+        tlsTrustStorePassword = str(conf, TLS_TRUST_STORE_PASSWORD, null);
+        tlsTrustStoreType = str(conf, TLS_TRUST_STORE_TYPE, "").trim();
 
         String h = null;
         int p = -1;
@@ -81,6 +120,22 @@ final class ProbeConfig {
         }
         String v = conf.get(key, null);
         return v == null ? dflt : v;
+    }
+
+    /** {@code dflt} when unset; {@code malformed} (logged) for a value other than true/false. */
+    private static boolean bool(SparkConf conf, String key, boolean dflt, boolean malformed) {
+        String v = str(conf, key, null);
+        if (v == null) {
+            return dflt;
+        }
+        if ("true".equalsIgnoreCase(v.trim())) {
+            return true;
+        }
+        if ("false".equalsIgnoreCase(v.trim())) {
+            return false;
+        }
+        LOG.warn("sparkprobe: ignoring {}={} (expected true or false); using {}", key, v, malformed);
+        return malformed;
     }
 
     private static long num(SparkConf conf, String key, long dflt, long min, long max) {

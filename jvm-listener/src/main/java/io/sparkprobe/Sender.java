@@ -82,12 +82,16 @@ final class Sender implements Runnable {
     private final AtomicBoolean warnedFull = new AtomicBoolean();
     private boolean warnedUnreachable;
     private boolean warnedRejected;
+    private boolean warnedTls;
+    /** Null unless {@code spark.sparkprobe.tls.enabled}; used on the sender thread only. */
+    private final Tls tls;
     private Thread thread;
 
     Sender(ProbeConfig cfg) {
         this.cfg = cfg;
         this.queue = new EventQueue(cfg.queueCapacity);
         this.appId = cfg.appId.isEmpty() ? null : cfg.appId;
+        this.tls = cfg.tlsEnabled ? new Tls(cfg) : null;
     }
 
     synchronized void start() {
@@ -230,12 +234,16 @@ final class Sender implements Runnable {
                 sleep(50); // the hello needs the app id; onApplicationStart will bring it
                 continue;
             }
-            Socket s = new Socket();
-            socket = s;
+            Socket raw = new Socket();
+            socket = raw; // close() closes the TCP socket itself: never waits on the TLS layer's locks
+            Socket s = raw;
             try {
-                s.connect(new InetSocketAddress(cfg.host, cfg.port), cfg.connectTimeoutMs);
-                s.setTcpNoDelay(true);
-                s.setSoTimeout(cfg.connectTimeoutMs);
+                raw.connect(new InetSocketAddress(cfg.host, cfg.port), cfg.connectTimeoutMs);
+                raw.setTcpNoDelay(true);
+                raw.setSoTimeout(cfg.connectTimeoutMs); // bounds the TLS handshake and the hello reply
+                if (tls != null) {
+                    s = tls.handshake(raw);
+                }
                 Writer out = new BufferedWriter(
                         new OutputStreamWriter(s.getOutputStream(), StandardCharsets.UTF_8), 64 * 1024);
                 String error = handshake(s, out);
@@ -263,11 +271,17 @@ final class Sender implements Runnable {
             } catch (IOException e) {
                 connected = false;
                 firstAttemptDone = true;
-                closeQuietly(s);
+                closeQuietly(raw);
                 if (stopped) {
                     break;
                 }
-                if (!warnedUnreachable && !(e instanceof Rejected)) {
+                if (e instanceof Tls.Failure) {
+                    if (!warnedTls) {
+                        warnedTls = true;
+                        LOG.warn("sparkprobe: TLS to agent {} failed: {}; retrying with backoff, events beyond {} "
+                                + "queued are dropped and counted", cfg.endpoint, e.getMessage(), cfg.queueCapacity);
+                    }
+                } else if (!warnedUnreachable && !(e instanceof Rejected)) {
                     warnedUnreachable = true;
                     LOG.warn("sparkprobe: agent {} unavailable ({}); retrying in the background, events beyond {} "
                             + "queued are dropped and counted", cfg.endpoint, e.toString(), cfg.queueCapacity);
@@ -281,7 +295,7 @@ final class Sender implements Runnable {
                 // Never let the sender die silently on a bug; the listener keeps counting drops.
                 LOG.warn("sparkprobe: sender stopped on an internal error", t);
                 stopped = true;
-                closeQuietly(s);
+                closeQuietly(raw);
                 break;
             }
         }
@@ -296,7 +310,8 @@ final class Sender implements Runnable {
         out.flush();
         String reply = readLine(s.getInputStream());
         if (reply == null) {
-            throw new IOException("agent closed the connection before replying to the hello");
+            throw new IOException("agent closed the connection before replying to the hello"
+                    + (tls == null ? " (if the agent serves TLS, set " + ProbeConfig.TLS_ENABLED + "=true)" : ""));
         }
         if (OK_TRUE.matcher(reply).find()) {
             return null;

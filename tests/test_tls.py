@@ -1,0 +1,451 @@
+"""TLS on the event port, over real sockets: `sparkprobe agent --tls-cert/--tls-key` and the listener's
+``spark.sparkprobe.tls.*`` on real local-cluster Spark.
+
+Certificates are made here with the ``openssl`` command line (a test CA, server certificates signed by it
+naming 127.0.0.1 and localhost, a second CA nobody should trust) and the JDK's ``keytool`` (a PKCS12
+trust store). Every wait is bounded by a deadline; nothing asserts how long anything took.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import socket
+import ssl
+import subprocess
+import sys
+import textwrap
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from conftest import BASE_CONF, executor_pids, free_port, need_binary, wait_executors
+from test_faults_spark import (
+    TOKEN,
+    kill_quietly,
+    listener_conf,
+    scrape_until,
+    spark_bus_drops,
+    spark_live_executors,
+    spark_task_counts,
+    start_agent_process,
+    until,
+)
+
+STORE_PASSWORD = "tr0ust-st0re-pw-4d2e"
+FAILURES = "sparkprobe_agent_tls_handshake_failures_total"
+
+
+# ------------------------------------------------------------------------------------ certificates
+@dataclass(frozen=True)
+class Pki:
+    ca: Path  # PEM of the test CA
+    other_ca: Path  # PEM of a CA that signed nothing the agent serves
+    server: Path  # signed by ca, names IP 127.0.0.1 and DNS localhost
+    server_key: Path
+    elsewhere: Path  # signed by ca, names only DNS elsewhere.invalid
+    elsewhere_key: Path
+    trust_store: Path  # PKCS12 holding ca, password STORE_PASSWORD
+    other_trust_store: Path  # PKCS12 holding other_ca, password STORE_PASSWORD
+
+
+def _run(*cmd: str) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, f"{cmd[0]} failed: {proc.stdout}{proc.stderr}"
+
+
+def _make_ca(openssl: str, d: Path, name: str) -> tuple[Path, Path]:
+    cert, key = d / f"{name}.pem", d / f"{name}.key"
+    _run(
+        openssl,
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-days",
+        "2",
+        "-subj",
+        f"/CN={name}",
+        "-keyout",
+        str(key),
+        "-out",
+        str(cert),
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign,cRLSign",
+    )
+    return cert, key
+
+
+def _make_server(openssl: str, d: Path, name: str, ca: tuple[Path, Path], san: str) -> tuple[Path, Path]:
+    cert, key, csr, ext = d / f"{name}.pem", d / f"{name}.key", d / f"{name}.csr", d / f"{name}.ext"
+    ext.write_text(
+        f"subjectAltName={san}\nbasicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n"
+    )
+    _run(
+        openssl,
+        "req",
+        "-new",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        f"/CN={name}",
+        "-keyout",
+        str(key),
+        "-out",
+        str(csr),
+    )
+    _run(
+        openssl,
+        "x509",
+        "-req",
+        "-in",
+        str(csr),
+        "-CA",
+        str(ca[0]),
+        "-CAkey",
+        str(ca[1]),
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-out",
+        str(cert),
+        "-extfile",
+        str(ext),
+    )
+    return cert, key
+
+
+def _make_trust_store(keytool: str, ca: Path, store: Path) -> Path:
+    _run(
+        keytool,
+        "-importcert",
+        "-noprompt",
+        "-alias",
+        "sparkprobe-test-ca",
+        "-file",
+        str(ca),
+        "-keystore",
+        str(store),
+        "-storetype",
+        "PKCS12",
+        "-storepass",
+        STORE_PASSWORD,
+    )
+    return store
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+    openssl, keytool = need_binary("openssl"), need_binary("keytool")
+    d = tmp_path_factory.mktemp("pki")
+    ca = _make_ca(openssl, d, "sparkprobe-test-ca")
+    other = _make_ca(openssl, d, "sparkprobe-other-ca")
+    server = _make_server(openssl, d, "agent", ca, "IP:127.0.0.1,DNS:localhost")
+    elsewhere = _make_server(openssl, d, "elsewhere", ca, "DNS:elsewhere.invalid")
+    return Pki(
+        ca=ca[0],
+        other_ca=other[0],
+        server=server[0],
+        server_key=server[1],
+        elsewhere=elsewhere[0],
+        elsewhere_key=elsewhere[1],
+        trust_store=_make_trust_store(keytool, ca[0], d / "trust.p12"),
+        other_trust_store=_make_trust_store(keytool, other[0], d / "other-trust.p12"),
+    )
+
+
+# ---------------------------------------------------------------------------------------- helpers
+@pytest.fixture
+def tls_agent(pki: Pki, tmp_path: Path) -> Iterator[Any]:
+    """Start ``sparkprobe agent`` with TLS on free loopback ports: call with (cert, key)."""
+    started: list[tuple[subprocess.Popen[bytes], Path]] = []
+
+    def start(cert: Path, key: Path) -> tuple[str, str, Path]:
+        listen, metrics = f"127.0.0.1:{free_port()}", f"127.0.0.1:{free_port()}"
+        log = tmp_path / f"agent-{len(started)}.log"
+        proc = start_agent_process(listen, metrics, log, ("--tls-cert", str(cert), "--tls-key", str(key)))
+        started.append((proc, log))
+        return listen, f"http://{metrics}/metrics", log
+
+    yield start
+    for proc, log in started:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        text = log.read_text(errors="replace")
+        assert "Traceback" not in text, text[-4000:]
+        assert STORE_PASSWORD not in text
+
+
+def scrape_all(url: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """Every sample on /metrics: (name, labels) → value."""
+    body = urllib.request.urlopen(url, timeout=10).read().decode()
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+    }
+
+
+def hostport(listen: str) -> tuple[str, int]:
+    host, port = listen.rsplit(":", 1)
+    return host, int(port)
+
+
+def tls_client(listen: str, cafile: Path) -> ssl.SSLSocket:
+    """A wire client over TLS, verifying the agent as the listener does (CA and host name)."""
+    ctx = ssl.create_default_context(cafile=str(cafile))
+    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    host, port = hostport(listen)
+    return ctx.wrap_socket(socket.create_connection((host, port), timeout=10), server_hostname=host)
+
+
+def send_hello(sock: socket.socket, app_id: str) -> bytes:
+    """Send a hello; return the agent's first reply line (b"" when it closed instead)."""
+    hello = {"hello": "sparkprobe", "wire": 1, "app_id": app_id, "token": TOKEN, "listener": "test"}
+    sock.sendall(json.dumps(hello).encode() + b"\n")
+    reply = b""
+    try:
+        while not reply.endswith(b"\n"):
+            chunk = sock.recv(4096)
+            if not chunk:
+                break
+            reply += chunk
+    except OSError:
+        pass  # reset by the agent
+    return reply
+
+
+def trust_conf(how: str, pki: Pki, ca: str = "right") -> dict[str, str]:
+    """spark.sparkprobe.tls.* trusting the test CA (or the other one) through a PEM file or a trust store."""
+    if how == "caCert":
+        return {
+            "spark.sparkprobe.tls.enabled": "true",
+            "spark.sparkprobe.tls.caCert": str(pki.ca if ca == "right" else pki.other_ca),
+        }
+    return {
+        "spark.sparkprobe.tls.enabled": "true",
+        "spark.sparkprobe.tls.trustStore": str(pki.trust_store if ca == "right" else pki.other_trust_store),
+        "spark.sparkprobe.tls.trustStorePassword": STORE_PASSWORD,
+        "spark.sparkprobe.tls.trustStoreType": "PKCS12",
+    }
+
+
+# ---------------------------------------------------------------- 1. a real Spark app over TLS
+@pytest.mark.spark
+@pytest.mark.parametrize("how", ["caCert", "trustStore"])
+def test_spark_app_streams_over_tls(how: str, pki: Pki, tls_agent: Any, spark_factory: Any) -> None:
+    listen, url, log = tls_agent(pki.server, pki.server_key)
+    spark = spark_factory(f"tls-{how}", listener_conf(listen, **trust_conf(how, pki)))
+    sc = spark.sparkContext
+    app_id = sc.applicationId
+    wait_executors(sc, 2, timeout_s=120)
+    from pyspark import StorageLevel
+
+    sc.setJobGroup("tls", "jobs over a TLS event port")
+    data = sc.parallelize(range(80_000), 4).map(lambda x: x * 3).persist(StorageLevel.MEMORY_ONLY)
+    assert data.sum() == 3 * sum(range(80_000))
+    assert data.filter(lambda x: x % 2 == 0).count() == 40_000
+    done, failed = spark_task_counts(sc, ["tls"])
+    live = spark_live_executors(sc)
+    assert failed == 0 and len(live) == 2
+
+    success = ("sparkprobe_tasks_finished_total", (("status", "success"),))
+    m = scrape_until(
+        url,
+        app_id,
+        lambda m: m.get(success) == done and m.get(("sparkprobe_cached_blocks", ())) == 4,
+        "the app's tasks and cached blocks over TLS",
+    )
+    assert m[("sparkprobe_executors_added_total", ())] == len(live)
+    assert m[("sparkprobe_executors_active", ())] == len(live)
+    assert m[("sparkprobe_listener_events_dropped_total", ())] == 0
+    assert m[("sparkprobe_app_incomplete", ())] == 0
+    assert spark_bus_drops(sc) == 0
+    spark.stop()
+    m = scrape_until(url, app_id, lambda m: m.get(("sparkprobe_app_running", ())) == 0, "the app's end over TLS")
+    assert m[success] == done
+    everything = scrape_all(url)
+    assert everything[(FAILURES, ())] == 0
+    assert everything[("sparkprobe_agent_connections_total", ())] == 1  # one TLS connection, never broken
+    assert "app_connected" in log.read_text()
+
+
+# ------------------------------------------- 2. a listener that must not trust the agent: nothing sent
+DRIVER_SCRIPT = """
+import json, os, sys, time
+from pyspark.sql import SparkSession
+
+conf, out, go = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
+builder = SparkSession.builder.master("local-cluster[2,1,1024]").appName("tls-untrusted")
+for key, value in conf.items():
+    builder = builder.config(key, value)
+spark = builder.getOrCreate()
+sc = spark.sparkContext
+deadline = time.monotonic() + 120
+while sc._jsc.sc().getExecutorMemoryStatus().size() - 1 < 2 and time.monotonic() < deadline:
+    time.sleep(0.1)
+app_id = sc.applicationId
+total = sc.parallelize(range(100000), 4).map(lambda x: x * 2).sum()
+probes = [l for l in sc._jsc.sc().listenerBus().listeners() if l.getClass().getName() == "io.sparkprobe.ProbeListener"]
+probe = probes[0]
+
+def report(name, **extra):
+    with open(out + name + ".tmp", "w") as fh:
+        json.dump({"app_id": app_id, "sum": total, **extra}, fh)
+    os.rename(out + name + ".tmp", out + name)
+
+report(".job", connected=probe.isConnected(), offered=probe.offeredEvents())
+deadline = time.monotonic() + 180
+while not os.path.exists(go) and time.monotonic() < deadline:  # the test checks the agent meanwhile
+    time.sleep(0.1)
+counters = sc._jsc.sc().listenerBus().metrics().metricRegistry().getCounters()
+bus_drops = sum(int(counters.get(n).getCount()) for n in counters.keySet() if str(n).endswith("numDroppedEvents"))
+spark.stop()
+deadline = time.monotonic() + 30  # the sender thread counts what it never sent as it stops
+while probe.droppedEvents() != probe.offeredEvents() and time.monotonic() < deadline:
+    time.sleep(0.1)
+report(".end", bus_drops=bus_drops, offered=probe.offeredEvents(), dropped=probe.droppedEvents(),
+       connected=probe.isConnected(), internal_errors=probe.internalErrors())
+"""
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize(
+    ("case", "expected"),
+    [
+        ("untrusted_ca", "is not signed by a CA in spark.sparkprobe.tls.caCert / spark.sparkprobe.tls.trustStore"),
+        ("wrong_host", "does not name the host of spark.sparkprobe.endpoint"),
+    ],
+)
+def test_untrusted_agent_gets_nothing_and_the_job_is_unaffected(
+    case: str, expected: str, pki: Pki, tls_agent: Any, tmp_path: Path
+) -> None:
+    pytest.importorskip("pyspark")
+    if case == "untrusted_ca":  # the agent's certificate is fine, but the listener trusts another CA
+        listen, url, agent_log = tls_agent(pki.server, pki.server_key)
+        tls = trust_conf("trustStore", pki, ca="other")
+    else:  # the right CA, but the certificate names another host than the endpoint's 127.0.0.1
+        listen, url, agent_log = tls_agent(pki.elsewhere, pki.elsewhere_key)
+        tls = trust_conf("caCert", pki)
+    conf = {
+        **BASE_CONF,
+        **listener_conf(listen, **tls),
+        "spark.sparkprobe.maxBackoffMs": "300",
+        "spark.sparkprobe.closeTimeoutMs": "1000",
+    }
+    script, out, go = tmp_path / "driver.py", tmp_path / "driver", tmp_path / "go"
+    script.write_text(textwrap.dedent(DRIVER_SCRIPT))
+    driver_log = tmp_path / "driver.log"
+    with driver_log.open("wb") as fh:
+        driver = subprocess.Popen(
+            [sys.executable, str(script), json.dumps(conf), str(out), str(go)], stdout=fh, stderr=subprocess.STDOUT
+        )
+    job_report, end_report = Path(f"{out}.job"), Path(f"{out}.end")
+    app_id = ""
+    try:
+
+        def reported(path: Path) -> bool:
+            if driver.poll() is not None and not path.exists():
+                raise AssertionError(f"the driver exited early:\n{driver_log.read_text(errors='replace')[-4000:]}")
+            return path.exists()
+
+        until(lambda: reported(job_report), 240, "the driver's job")
+        job = json.loads(job_report.read_text())
+        app_id = job["app_id"]
+        assert job["sum"] == 2 * sum(range(100_000)) and job["connected"] is False
+        # The listener keeps retrying with backoff; every attempt fails its handshake on the agent too.
+        until(lambda: scrape_all(url).get((FAILURES, ()), 0) >= 2, 60, "two failed handshakes on the agent")
+        metrics = scrape_all(url)
+        assert not any(("app_id", app_id) in labels for _, labels in metrics), "the agent accepted the app"
+        assert metrics[("sparkprobe_agent_connections_total", ())] == 0  # no connection got past TLS
+        go.write_text("")
+        until(lambda: reported(end_report), 120, "the driver to stop")
+        assert driver.wait(timeout=60) == 0
+    finally:
+        if driver.poll() is None:
+            driver.kill()
+            driver.wait(timeout=30)
+        if app_id:
+            for pid in executor_pids(app_id).values():
+                kill_quietly(pid)
+    end = json.loads(end_report.read_text())
+    # The job did not notice: right result, Spark's bus dropped nothing; every event was dropped and counted.
+    assert end["sum"] == 2 * sum(range(100_000)) and end["bus_drops"] == 0 and end["internal_errors"] == 0
+    assert end["offered"] > 0 and end["dropped"] == end["offered"]
+    text = driver_log.read_text(errors="replace")
+    warnings = [line for line in text.splitlines() if "sparkprobe: TLS to agent" in line]
+    assert len(warnings) == 1, text[-4000:]  # once, though it retried
+    assert expected in warnings[0] and "WARN" in warnings[0]
+    assert STORE_PASSWORD not in text
+    assert "tls_handshake_failed" in agent_log.read_text()
+
+
+# ------------------------------------------------------ 3. plain TCP to the TLS port: refused, counted
+def test_plain_tcp_hello_to_the_tls_port_is_refused_and_counted(pki: Pki, tls_agent: Any) -> None:
+    listen, url, log = tls_agent(pki.server, pki.server_key)
+    with socket.create_connection(hostport(listen), timeout=10) as plain:
+        reply = send_hello(plain, "app-plain")
+    assert b'"ok"' not in reply
+    until(lambda: scrape_all(url).get((FAILURES, ())) == 1, 30, "the failed handshake on /metrics")
+    assert "tls_handshake_failed" in log.read_text()
+
+    # The agent is still up and serves TLS clients that trust it.
+    with tls_client(listen, pki.ca) as sock:
+        assert json.loads(send_hello(sock, "app-tls")) == {"ok": True}
+        start = {"k": "app_start", "app_id": "app-tls", "app_name": "tls-client", "user": "u", "time": 1000}
+        added = {"k": "executor_added", "exec_id": "1", "host": "h", "cores": 3, "time": 1000}
+        sock.sendall(b"".join(json.dumps(e).encode() + b"\n" for e in (start, added)))
+        m = scrape_until(
+            url, "app-tls", lambda m: m.get(("sparkprobe_cores_allocated", ())) == 3, "the TLS client's app"
+        )
+    assert m[("sparkprobe_app_running", ())] == 1
+    metrics = scrape_all(url)
+    assert metrics[(FAILURES, ())] == 1
+    assert metrics[("sparkprobe_agent_connections_total", ())] == 1
+
+
+def test_a_client_that_does_not_trust_the_agent_is_counted(pki: Pki, tls_agent: Any) -> None:
+    listen, url, _ = tls_agent(pki.server, pki.server_key)
+    with pytest.raises(ssl.SSLCertVerificationError):
+        tls_client(listen, pki.other_ca)
+    until(lambda: scrape_all(url).get((FAILURES, ())) == 1, 30, "the failed handshake on /metrics")
+
+
+def test_cli_tls_flags_are_checked(pki: Pki, tmp_path: Path) -> None:
+    def agent(*flags: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "sparkprobe.cli",
+                "agent",
+                "--listen",
+                "127.0.0.1:0",
+                "--metrics",
+                "127.0.0.1:0",
+                *flags,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+
+    proc = agent("--tls-cert", str(pki.server))
+    assert proc.returncode == 2 and "--tls-cert and --tls-key go together" in proc.stderr
+    proc = agent("--tls-cert", str(tmp_path / "missing.pem"), "--tls-key", str(pki.server_key))
+    assert proc.returncode == 2 and "cannot load --tls-cert/--tls-key" in proc.stderr
+    proc = agent("--tls-cert", str(pki.server), "--tls-key", str(pki.elsewhere_key))  # not its key
+    assert proc.returncode == 2 and "cannot load --tls-cert/--tls-key" in proc.stderr
