@@ -4,20 +4,17 @@ import java.lang.reflect.Method;
 import java.util.List;
 import org.apache.spark.SparkConf;
 import org.apache.spark.TaskEndReason;
-import org.apache.spark.executor.TaskMetrics;
 import org.apache.spark.rdd.RDDOperationScope;
 import org.apache.spark.scheduler.JobSucceeded$;
 import org.apache.spark.scheduler.SparkListenerJobEnd;
 import org.apache.spark.scheduler.SparkListenerJobStart;
-import org.apache.spark.scheduler.SparkListenerTaskEnd;
-import org.apache.spark.scheduler.SparkListenerTaskStart;
 import org.apache.spark.scheduler.StageInfo;
-import org.apache.spark.scheduler.TaskInfo;
 import org.apache.spark.storage.RDDInfo;
 import org.apache.spark.storage.StorageLevel;
 
 /**
  * One encoder per wire kind (docs/wire-format.md, wire version 1): Spark event → one JSON line.
+ * Task and block-update lines are encoded from their {@link Captured} copies, on the sender thread.
  *
  * <p>Field names are the names of the records in {@code sparkprobe.events}. The mapping must stay
  * exactly what the offline event-log reader derives from Spark's JSON event log, so that a live
@@ -199,49 +196,44 @@ final class Wire {
         return j.raw("]").end();
     }
 
-    static String taskStart(SparkListenerTaskStart e) {
-        TaskInfo ti = e.taskInfo();
-        return taskFields(new JsonLine(256).raw("{\"k\":\"task_start\",\"task_id\":"), e.stageId(), e.stageAttemptId(), ti)
-                .raw(",\"speculative\":").bool(ti.speculative())
+    static String taskStart(Captured.TaskStart t) {
+        return taskFields(new JsonLine(256).raw("{\"k\":\"task_start\",\"task_id\":"), t)
+                .raw(",\"speculative\":").bool(t.speculative)
                 .end();
     }
 
-    static String taskEnd(SparkListenerTaskEnd e) {
-        TaskInfo ti = e.taskInfo();
-        String reason = reasonName(e.reason());
-        JsonLine j = taskFields(new JsonLine(512).raw("{\"k\":\"task_end\",\"task_id\":"), e.stageId(), e.stageAttemptId(), ti)
-                .raw(",\"finish\":").num(ti.finishTime())
-                .raw(",\"status\":").str(status(reason))
-                .raw(",\"reason\":").str(reason)
-                .raw(",\"speculative\":").bool(ti.speculative());
-        TaskMetrics m = e.taskMetrics();
-        if (m == null) { // a failed task may come without metrics: the wire defaults are zeros
+    static String taskEnd(Captured.TaskEnd t) {
+        JsonLine j = taskFields(new JsonLine(512).raw("{\"k\":\"task_end\",\"task_id\":"), t)
+                .raw(",\"finish\":").num(t.finish)
+                .raw(",\"status\":").str(status(t.reason))
+                .raw(",\"reason\":").str(t.reason)
+                .raw(",\"speculative\":").bool(t.speculative);
+        if (!t.hasMetrics) { // a failed task may come without metrics: the wire defaults are zeros
             return j.end();
         }
-        return j.raw(",\"run_ms\":").num(m.executorRunTime())
-                .raw(",\"cpu_ns\":").num(m.executorCpuTime())
-                .raw(",\"gc_ms\":").num(m.jvmGCTime())
-                .raw(",\"shuffle_read_bytes\":")
-                .num(m.shuffleReadMetrics().remoteBytesRead() + m.shuffleReadMetrics().localBytesRead())
-                .raw(",\"shuffle_write_bytes\":").num(m.shuffleWriteMetrics().bytesWritten())
-                .raw(",\"memory_spilled\":").num(m.memoryBytesSpilled())
-                .raw(",\"disk_spilled\":").num(m.diskBytesSpilled())
-                .raw(",\"input_bytes\":").num(m.inputMetrics().bytesRead())
-                .raw(",\"output_bytes\":").num(m.outputMetrics().bytesWritten())
-                .raw(",\"peak_memory\":").num(m.peakExecutionMemory())
+        return j.raw(",\"run_ms\":").num(t.runMs)
+                .raw(",\"cpu_ns\":").num(t.cpuNs)
+                .raw(",\"gc_ms\":").num(t.gcMs)
+                .raw(",\"shuffle_read_bytes\":").num(t.shuffleReadBytes)
+                .raw(",\"shuffle_write_bytes\":").num(t.shuffleWriteBytes)
+                .raw(",\"memory_spilled\":").num(t.memorySpilled)
+                .raw(",\"disk_spilled\":").num(t.diskSpilled)
+                .raw(",\"input_bytes\":").num(t.inputBytes)
+                .raw(",\"output_bytes\":").num(t.outputBytes)
+                .raw(",\"peak_memory\":").num(t.peakMemory)
                 .end();
     }
 
     /** The fields task_start and task_end share, after the opening {@code "task_id":}. */
-    private static JsonLine taskFields(JsonLine j, int stageId, int stageAttempt, TaskInfo ti) {
-        return j.num(ti.taskId())
-                .raw(",\"stage_id\":").num(stageId)
-                .raw(",\"stage_attempt\":").num(stageAttempt)
-                .raw(",\"index\":").num(ti.index())
-                .raw(",\"partition\":").num(ti.partitionId())
-                .raw(",\"attempt\":").num(ti.attemptNumber())
-                .raw(",\"exec_id\":").str(ti.executorId())
-                .raw(",\"launch\":").num(ti.launchTime());
+    private static JsonLine taskFields(JsonLine j, Captured.Task t) {
+        return j.num(t.taskId)
+                .raw(",\"stage_id\":").num(t.stageId)
+                .raw(",\"stage_attempt\":").num(t.stageAttempt)
+                .raw(",\"index\":").num(t.index)
+                .raw(",\"partition\":").num(t.partition)
+                .raw(",\"attempt\":").num(t.attempt)
+                .raw(",\"exec_id\":").str(t.execId)
+                .raw(",\"launch\":").num(t.launch);
     }
 
     static String reasonName(TaskEndReason reason) {
