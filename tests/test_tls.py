@@ -9,12 +9,15 @@ trust store). Every wait is bounded by a deadline; nothing asserts how long anyt
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import signal
 import socket
 import ssl
 import subprocess
 import sys
 import textwrap
+import threading
 import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +27,7 @@ from typing import Any
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+import sparkprobe
 from conftest import BASE_CONF, executor_pids, free_port, need_binary, wait_executors
 from test_faults_spark import (
     TOKEN,
@@ -449,3 +453,100 @@ def test_cli_tls_flags_are_checked(pki: Pki, tmp_path: Path) -> None:
     assert proc.returncode == 2 and "cannot load --tls-cert/--tls-key" in proc.stderr
     proc = agent("--tls-cert", str(pki.server), "--tls-key", str(pki.elsewhere_key))  # not its key
     assert proc.returncode == 2 and "cannot load --tls-cert/--tls-key" in proc.stderr
+
+
+# ---------------------------------------- 4. a TLS listener never speaks plain text, even to a plain agent
+class RecordingServer:
+    """A plain-TCP server on loopback that answers nothing and records what each connection sent."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(0.2)
+        self.port = self.server.getsockname()[1]
+        self.received: list[bytes] = []
+        self.done = threading.Event()
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self) -> None:
+        while not self.done.is_set():
+            try:
+                conn, _ = self.server.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            data = b""
+            with conn:
+                conn.settimeout(0.2)
+                while not self.done.is_set():
+                    try:
+                        chunk = conn.recv(65536)
+                    except TimeoutError:
+                        continue
+                    except OSError:
+                        break
+                    if not chunk:
+                        break
+                    data += chunk
+            self.received.append(data)
+
+    def close(self) -> None:
+        self.done.set()
+        self.server.close()
+        self.thread.join(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def listener_jvm(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Path]]:
+    """A bare Spark JVM (no SparkContext) with the listener jar on its class path, its output in a file."""
+    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
+        pytest.skip("no JVM")
+    pytest.importorskip("pyspark")
+    from pyspark import SparkConf
+    from pyspark.java_gateway import launch_gateway
+
+    log = tmp_path_factory.mktemp("jvm") / "jvm.log"
+    with log.open("wb") as fh:
+        conf = SparkConf().set("spark.driver.extraClassPath", sparkprobe.jar_path())
+        gateway = launch_gateway(conf, popen_kwargs={"stdout": fh, "stderr": subprocess.STDOUT})  # type: ignore[no-untyped-call]
+    try:
+        yield gateway.jvm, log
+    finally:
+        gateway.shutdown()
+        gateway.proc.stdin.close()  # the JVM exits when its stdin closes
+        gateway.proc.wait(timeout=60)
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("enabled", ["true", "yes"])  # "yes" is a typo: taken as true, never as plain TCP
+def test_tls_listener_never_sends_the_hello_in_clear(enabled: str, pki: Pki, listener_jvm: tuple[Any, Path]) -> None:
+    jvm, log = listener_jvm
+    plain = RecordingServer()
+    app_id = f"app-clear-{enabled}"
+    conf = (
+        jvm.org.apache.spark.SparkConf(False)
+        .set("spark.app.id", app_id)
+        .set("spark.sparkprobe.endpoint", f"127.0.0.1:{plain.port}")
+        .set("spark.sparkprobe.token", TOKEN)
+        .set("spark.sparkprobe.tls.enabled", enabled)
+        .set("spark.sparkprobe.tls.caCert", str(pki.ca))
+        .set("spark.sparkprobe.connectTimeoutMs", "300")
+        .set("spark.sparkprobe.maxBackoffMs", "200")
+    )
+    listener = jvm.io.sparkprobe.ProbeListener(conf)
+    try:
+        until(lambda: len(plain.received) >= 2, 60, "two connection attempts")  # it retried
+        assert not listener.isConnected()
+    finally:
+        listener.close()
+        plain.close()
+    for data in plain.received:
+        assert TOKEN.encode() not in data and b"hello" not in data and app_id.encode() not in data
+        assert data[:1] == b"\x16"  # a TLS handshake record: the ClientHello
+    text = log.read_text(errors="replace")
+    warnings = [line for line in text.splitlines() if "sparkprobe: TLS to agent" in line and str(plain.port) in line]
+    assert len(warnings) == 1, text[-4000:]
+    assert "no TLS answer" in warnings[0]
+    if enabled != "true":
+        assert f"ignoring spark.sparkprobe.tls.enabled={enabled} (expected true or false); using true" in text
