@@ -6,7 +6,8 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.LockSupport;
 
 /**
- * Bounded lock-free queue: any number of producers, one consumer (the sender thread).
+ * Bounded lock-free queue: any number of producers, one consumer (the sender thread). Elements are
+ * wire lines ({@code String}) or events still to encode ({@link Captured}).
  *
  * <p>Why not ArrayBlockingQueue: its single lock is held by the consumer while it drains, so the
  * listener-bus thread parks on every contended offer; measured on 2 cores that cut the on* path from
@@ -17,7 +18,7 @@ import java.util.concurrent.locks.LockSupport;
  * up: measured on Spark's bus, unparking on every offer cost ~25 µs/event.
  */
 final class EventQueue {
-    private final AtomicReferenceArray<String> slots;
+    private final AtomicReferenceArray<Object> slots;
     private final int mask;
     private final int capacity;
     /** Next index producers claim (CAS). */
@@ -31,14 +32,14 @@ final class EventQueue {
 
     EventQueue(int capacity) {
         int size = Integer.highestOneBit(Math.max(2, capacity - 1)) << 1; // power of two >= capacity
-        this.slots = new AtomicReferenceArray<String>(size);
+        this.slots = new AtomicReferenceArray<Object>(size);
         this.mask = size - 1;
         this.capacity = capacity;
         this.wakeBacklog = Math.max(1, Math.min(512, capacity / 8));
     }
 
     /** Non-blocking; false when full. Any thread. */
-    boolean offer(String e) {
+    boolean offer(Object e) {
         long h;
         do {
             h = head.get();
@@ -61,12 +62,12 @@ final class EventQueue {
     }
 
     /** Moves up to {@code max} queued elements into {@code out}; never blocks. Consumer thread only. */
-    int drainTo(List<String> out, int max) {
+    int drainTo(List<Object> out, int max) {
         long t = tail;
         int n = 0;
         while (n < max) {
             int i = (int) t & mask;
-            String e = slots.get(i);
+            Object e = slots.get(i);
             if (e == null) {
                 if (t == head.get()) {
                     break; // empty

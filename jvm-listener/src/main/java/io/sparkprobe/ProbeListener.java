@@ -21,6 +21,7 @@ import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.scheduler.SparkListenerTaskStart;
 import org.apache.spark.scheduler.SparkListenerUnpersistRDD;
 import org.apache.spark.storage.BlockUpdatedInfo;
+import org.apache.spark.storage.RDDBlockId;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -28,9 +29,11 @@ import org.slf4j.LoggerFactory;
  * Spark listener that streams wire v1 lines (docs/wire-format.md) to the sparkprobe agent.
  *
  * <p>Register with {@code spark.extraListeners=io.sparkprobe.ProbeListener}, or late through
- * {@link #bootstrap} + {@code SparkContext.addSparkListener}. Each {@code on*} method only encodes the
- * event into one JSON line and offers it to a bounded queue ({@link Sender}); it never throws, never
- * blocks (except the bounded drain at application end) and does no I/O.
+ * {@link #bootstrap} + {@code SparkContext.addSparkListener}. Each {@code on*} method only offers the
+ * event to a bounded queue ({@link Sender}): task starts, task ends and block updates (nearly all
+ * events) as a small {@link Captured} copy that the sender thread encodes, the rare others as their
+ * JSON line. It never throws, never blocks (except the bounded drain at application end) and does
+ * no I/O.
  */
 public class ProbeListener extends SparkListener {
     private static final Logger LOG = LoggerFactory.getLogger(ProbeListener.class);
@@ -202,10 +205,10 @@ public class ProbeListener extends SparkListener {
         try {
             s = sender();
             BlockUpdatedInfo b = e.blockUpdatedInfo();
-            String blockId = b.blockId().name();
-            if (blockId.startsWith("rdd_")) { // broadcast, shuffle, taskresult... blocks are not needed
-                s.offer(Wire.blockUpdated(blockId, b.blockManagerId().executorId(), b.storageLevel(),
-                        b.memSize(), b.diskSize()));
+            // Broadcast, shuffle, taskresult... blocks are not needed. The class test, not the name:
+            // BlockId.name() builds a new string on every call.
+            if (b.blockId() instanceof RDDBlockId) {
+                s.offer(new Captured.Block(b)); // encoded on the sender thread
             }
         } catch (Throwable t) {
             internalError(t);
@@ -284,7 +287,7 @@ public class ProbeListener extends SparkListener {
         Sender s = null;
         try {
             s = sender();
-            s.offer(new Captured.TaskStart(e).encode());
+            s.offer(new Captured.TaskStart(e)); // encoded on the sender thread
         } catch (Throwable t) {
             internalError(t);
         }
@@ -297,7 +300,7 @@ public class ProbeListener extends SparkListener {
         Sender s = null;
         try {
             s = sender();
-            s.offer(new Captured.TaskEnd(e).encode());
+            s.offer(new Captured.TaskEnd(e)); // encoded on the sender thread
         } catch (Throwable t) {
             internalError(t);
         }

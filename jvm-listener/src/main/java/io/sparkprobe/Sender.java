@@ -42,8 +42,13 @@ final class Sender implements Runnable {
     private static final int MAX_REPLY_CHARS = 64 * 1024;
     /** After an idle park, let events gather this long before draining: bounds wake-ups (and writes) to ~1000/s. */
     private static final long LINGER_NANOS = TimeUnit.MILLISECONDS.toNanos(1);
-    /** Longest the sender sleeps with an empty queue: events below the wake-up backlog wait at most this. */
-    private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(5);
+    /**
+     * Longest the sender sleeps with an empty queue: events below the wake-up backlog wait at most this.
+     * At a job's usual few hundred events/s, 5 ms woke the sender (and the agent) for one or two events
+     * each time: 64 µs of sender CPU per event, against 17 µs at 50 ms (docs/benchmarks.md). No figure
+     * depends on arrival time, and no scrape interval can see 50 ms.
+     */
+    private static final long POLL_NANOS = TimeUnit.MILLISECONDS.toNanos(50);
     private static final Pattern OK_TRUE = Pattern.compile("\"ok\"\\s*:\\s*true");
     private static final Pattern ERROR = Pattern.compile("\"error\"\\s*:\\s*\"((?:[^\"\\\\]|\\\\.)*)\"");
     /** How every executor_added line starts (Wire.executorAdded): a cheap test before the identity lookup. */
@@ -52,7 +57,7 @@ final class Sender implements Runnable {
     private final ProbeConfig cfg;
     private final EventQueue queue;
     /** Lines taken from the queue but not written because the agent was gone; sent after the next hello. */
-    private final List<String> carry = new ArrayList<String>();
+    private final List<Object> carry = new ArrayList<Object>();
 
     final AtomicLong offered = new AtomicLong();
     final AtomicLong dropped = new AtomicLong();
@@ -82,6 +87,7 @@ final class Sender implements Runnable {
     private final AtomicBoolean warnedFull = new AtomicBoolean();
     private boolean warnedUnreachable;
     private boolean warnedRejected;
+    private boolean warnedEncode;
     private boolean warnedTls;
     /** Null unless {@code spark.sparkprobe.tls.enabled}; used on the sender thread only. */
     private final Tls tls;
@@ -103,11 +109,14 @@ final class Sender implements Runnable {
         thread.start();
     }
 
-    /** Non-blocking: queues the line or counts it as dropped. Safe from any thread. */
-    void offer(String line) {
+    /**
+     * Non-blocking: queues the event (a wire line, or a {@link Captured} event the sender thread encodes)
+     * or counts it as dropped. Safe from any thread.
+     */
+    void offer(Object event) {
         offered.incrementAndGet();
         boolean open = !closing && !stopped && cfg.host != null;
-        if (open && queue.offer(line)) {
+        if (open && queue.offer(event)) {
             return;
         }
         dropped.incrementAndGet();
@@ -201,7 +210,7 @@ final class Sender implements Runnable {
 
     /** Whatever was not sent never will be: count it, so the totals stay honest. Sender thread only. */
     private void dropLeftovers() {
-        List<String> rest = new ArrayList<String>();
+        List<Object> rest = new ArrayList<Object>();
         while (queue.drainTo(rest, BATCH) > 0) {
             dropped.addAndGet(rest.size());
             rest.clear();
@@ -210,9 +219,40 @@ final class Sender implements Runnable {
         carry.clear();
     }
 
-    /** For the benchmark's own consumer when the thread is not started; single consumer only. */
+    /**
+     * For the benchmark's own consumer when the thread is not started; single consumer only. Encodes
+     * what it takes, as the sender thread does, so the benchmark pays the whole path.
+     */
     int drainQueued(List<String> out, int max) {
-        return queue.drainTo(out, max);
+        List<Object> items = new ArrayList<Object>(max);
+        int n = queue.drainTo(items, max);
+        for (Object item : items) {
+            String line = encode(item);
+            if (line != null) {
+                out.add(line);
+            }
+        }
+        return n;
+    }
+
+    /**
+     * The wire text of a queued event: a line as is, a {@link Captured} event encoded now (sender
+     * thread). An encoding failure, which would be a bug, drops that event (counted), never the sender.
+     */
+    private String encode(Object item) {
+        if (!(item instanceof Captured)) {
+            return (String) item;
+        }
+        try {
+            return ((Captured) item).encode();
+        } catch (Throwable t) {
+            dropped.incrementAndGet();
+            if (!warnedEncode) {
+                warnedEncode = true;
+                LOG.warn("sparkprobe: could not encode an event (dropped and counted; further ones not logged)", t);
+            }
+            return null;
+        }
     }
 
     boolean isConnected() {
@@ -342,15 +382,13 @@ final class Sender implements Runnable {
             sentExecutors.add(line);
         }
         writeLine(out, statsLine());
-        for (String line : carry) { // taken from the queue but held back when the last agent went away
-            if (line != sentAppStart && line != sentConf && !inPreamble(line, sentExecutors)) {
-                writeLine(out, line);
-            }
+        for (Object item : carry) { // taken from the queue but held back when the last agent went away
+            writeItem(out, item, sentAppStart, sentConf, sentExecutors);
         }
         out.flush();
         carry.clear();
 
-        List<String> batch = new ArrayList<String>(BATCH);
+        List<Object> batch = new ArrayList<Object>(BATCH);
         long atRisk = 0; // lines taken from the queue since the last explicit flush
         boolean dirty = false; // written since the last flush
         long lastWrite = System.nanoTime();
@@ -368,11 +406,7 @@ final class Sender implements Runnable {
                         throw new IOException("agent closed the connection");
                     }
                     for (int i = 0; i < n; i++) {
-                        String line = batch.get(i);
-                        // The preamble of this connection already carried these exact lines.
-                        if (line != sentAppStart && line != sentConf && !inPreamble(line, sentExecutors)) {
-                            writeLine(out, line);
-                        }
+                        writeItem(out, batch.get(i), sentAppStart, sentConf, sentExecutors);
                     }
                     batch.clear();
                     atRisk += n;
@@ -413,6 +447,22 @@ final class Sender implements Runnable {
             // Lines taken from the queue but perhaps never delivered: count them as dropped (honest).
             dropped.addAndGet(atRisk);
             throw e;
+        }
+    }
+
+    /** Writes one queued event, unless the preamble of this connection already carried that very line. */
+    private void writeItem(Writer out, Object item, String sentAppStart, String sentConf, Set<String> sentExecutors)
+            throws IOException {
+        if (item instanceof Captured) {
+            String line = encode(item);
+            if (line != null) {
+                writeLine(out, line);
+            }
+            return;
+        }
+        String line = (String) item;
+        if (line != sentAppStart && line != sentConf && !inPreamble(line, sentExecutors)) {
+            writeLine(out, line);
         }
     }
 
