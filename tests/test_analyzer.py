@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from sparkprobe.analysis.state import IDLE_CAUSES, AppState
 from sparkprobe.events import (
     AppEnd,
@@ -52,9 +54,12 @@ def started_app(conf: Conf | None = None) -> AppState:
 def test_busy_idle_and_allocated_core_seconds() -> None:
     state = started_app()
     state.apply(StageSubmitted(0, 0, "s", 3, 2_000, (rdd(5),)))
-    task(state, 1, "1", 2_000, 5_000)
-    task(state, 2, "1", 3_000, 4_000, partition=1)  # overlaps task 1: still one busy stretch
+    # Events in the order Spark posts them: by time.
+    state.apply(TaskStart(1, 0, 0, 0, 0, 0, "1", 2_000))
     task(state, 3, "2", 2_000, 2_500, partition=2)
+    state.apply(TaskStart(2, 0, 0, 1, 1, 0, "1", 3_000))  # overlaps task 1: still one busy stretch
+    task(state, 2, "1", 3_000, 4_000, partition=1, started=False)
+    task(state, 1, "1", 2_000, 5_000, started=False)
     state.apply(StageCompleted(0, 0, "s", 3, 5_000))
     state.apply(AppEnd(11_000))
     s = state.summary()
@@ -261,3 +266,22 @@ def test_timeline_keeps_every_segment_under_the_caps() -> None:
     out = tl.to_dict()
     assert sum(len(v) for v in out["idle"].values()) == 300
     assert out["idle_min_ms"] == {}
+
+
+def test_overlapping_driver_stamps_never_make_more_cores_busy_than_exist() -> None:
+    """One core, each task's finish stamped after the next one launched (result fetch): busy <= allocated."""
+    state = AppState()
+    state.apply(AppStart("app-1", "test", "me", 0, "4.3.0"))
+    state.apply(ExecutorAdded("1", "h", 1, 0))
+    state.apply(StageSubmitted(0, 0, "s", 10, 0, ()))
+    for i in range(10):  # task i runs 100 ms from i*100, finish stamped 30 ms into task i+1
+        state.apply(TaskStart(i, 0, 0, i, i, 0, "1", i * 100))
+        if i > 0:
+            task(state, i - 1, "1", (i - 1) * 100, i * 100 + 30, partition=i - 1, started=False)
+    task(state, 9, "1", 900, 1_000, partition=9, started=False)
+    state.apply(StageCompleted(0, 0, "s", 10, 1_000))
+    state.apply(AppEnd(2_000))
+    s = state.summary()
+    assert s["tasks"]["run_seconds"] == pytest.approx(9 * 0.13 + 0.1)  # task time: the spans, as Spark shows
+    assert s["busy_core_seconds"] == pytest.approx(1.0)  # the core was busy 0..1 s, never twice
+    assert s["idle_core_seconds"] == pytest.approx(1.0) == s["idle_executor_seconds"]

@@ -62,6 +62,18 @@ def union_ms(intervals: list[tuple[int, int]]) -> int:
     return total
 
 
+def capped_busy_ms(intervals: list[tuple[int, int]], cores: int, task_cpus: int) -> int:
+    """Core-ms busy: at each instant min(task_cpus x tasks running, cores) (a sweep over all spans)."""
+    edges = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
+    total, running, last = 0, 0, None
+    for t, step in edges:
+        if last is not None:
+            total += min(running * task_cpus, cores) * (t - last)
+        running += step
+        last = t
+    return total
+
+
 def independent(path: Path) -> dict[str, Any]:
     added: dict[str, tuple[int, int]] = {}
     removed: dict[str, int] = {}
@@ -100,7 +112,9 @@ def independent(path: Path) -> dict[str, Any]:
         stop = removed.get(exec_id, end)
         spans = [(max(a, start), min(b, stop)) for a, b in tasks.get(exec_id, []) if min(b, stop) > max(a, start)]
         allocated += cores * (stop - start) / 1000
-        busy += sum(b - a for a, b in spans) * task_cpus / 1000
+        # Driver-side stamps overlap (a finish is stamped after the next task on the core launched):
+        # never more cores busy than the executor has.
+        busy += capped_busy_ms(spans, cores, task_cpus) / 1000
         idle += (stop - start - union_ms(spans)) / 1000
     return {
         "executors_added": len(added),

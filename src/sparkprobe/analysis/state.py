@@ -86,7 +86,15 @@ class _Executor:
     removed_cause: str = ""
     running: int = 0
     busy_until: int = 0
-    busy_task_ms: int = 0
+    # Busy core-time, integrated over event time: at each instant min(task_cpus x tasks running, cores)
+    # cores are busy. Driver-side timestamps overlap (a task's finish is stamped when its result is
+    # fetched, after the next task on that core was launched), so summing spans could exceed the
+    # executor's cores; this never does.
+    busy_core_ms: int = 0
+    busy_mark: int = 0  # event time up to which busy_core_ms is integrated
+    in_use: int = 0  # tasks running whose start was seen (the integral's count)
+    # Tasks that ended without a start seen (registered late, start dropped): their spans, capped later.
+    untracked_core_ms: int = 0
     idle_ms: int = 0
     # The open idle stretch: since when, and the segment of it attributed to one cause.
     idle_since: int | None = None
@@ -354,7 +362,7 @@ class AppState:
             return
         self.executors_added += 1
         self._active_count += 1
-        ex = _Executor(e.exec_id, e.host, e.cores, e.time, busy_until=e.time)
+        ex = _Executor(e.exec_id, e.host, e.cores, e.time, busy_until=e.time, busy_mark=e.time)
         self._executors[e.exec_id] = ex
         self._open_idle(ex, e.time)
         self._floor_changed(e.time)
@@ -480,7 +488,15 @@ class AppState:
             del self._running[task_id]
             ex.running = 0
             ex.busy_until = max(ex.busy_until, ex.removed_ms)
-            ex.busy_task_ms += max(0, ex.removed_ms - max(task.launch, ex.added_ms))
+            self._advance_busy(ex, ex.removed_ms)
+            ex.in_use = max(0, ex.in_use - 1)
+
+    def _advance_busy(self, ex: _Executor, time: int) -> None:
+        """Integrate the executor's busy cores up to ``time`` (a time already passed adds nothing)."""
+        if time > ex.busy_mark:
+            if ex.in_use:
+                ex.busy_core_ms += min(ex.in_use * self.task_cpus, ex.cores) * (time - ex.busy_mark)
+            ex.busy_mark = time
 
     def check_idle(self, now_ms: int) -> None:
         """Make findings for executors idle past the threshold now (live use; event time otherwise)."""
@@ -622,6 +638,8 @@ class AppState:
             self._check_idle_finding(ex, e.launch)
             self._close_idle(ex, e.launch)
         ex.running += 1
+        self._advance_busy(ex, e.launch)
+        ex.in_use += 1
 
     def _on_task_end(self, e: TaskEnd) -> None:
         self._tick(e.finish)
@@ -658,7 +676,11 @@ class AppState:
             return
         lo = max(e.launch, ex.added_ms)
         hi = e.finish if ex.removed_ms is None else min(e.finish, ex.removed_ms)
-        ex.busy_task_ms += max(0, hi - lo)
+        if running is not None:
+            self._advance_busy(ex, hi)
+            ex.in_use = max(0, ex.in_use - 1)
+        else:
+            ex.untracked_core_ms += max(0, hi - lo) * self.task_cpus
         if status == "success" and e.shuffle_write_bytes > 0 and not ex.wrote_shuffle:
             ex.wrote_shuffle = True
             self._resegment(ex, e.finish)
@@ -899,13 +921,14 @@ class AppState:
         """Per executor: cores, lifetime, busy core-seconds, idle seconds (and by cause), removal."""
         until = self.now_or_end(now_ms)
         cpus = self.task_cpus
-        # Running tasks are busy up to now, so busy (and idle = allocated - busy) only grow.
-        running_ms: dict[str, int] = {}
-        for task in self._running.values():
-            running_ms[task.exec_id] = running_ms.get(task.exec_id, 0) + max(0, until - task.launch)
         out: dict[str, dict[str, Any]] = {}
         for ex in self._executors.values():
             end = ex.removed_ms if ex.removed_ms is not None else max(until, ex.added_ms)
+            # Running tasks are busy up to now (or the removal), so busy only grows between events.
+            busy_ms = ex.busy_core_ms + ex.untracked_core_ms
+            if ex.in_use and min(until, end) > ex.busy_mark:
+                busy_ms += min(ex.in_use * cpus, ex.cores) * (min(until, end) - ex.busy_mark)
+            busy_ms = min(busy_ms, ex.cores * (end - ex.added_ms))
             idle_ms = ex.idle_ms
             by_cause = dict(ex.idle_by_cause)
             idle_now = 0
@@ -920,7 +943,7 @@ class AppState:
                 "added_ms": ex.added_ms,
                 "removed_ms": ex.removed_ms,
                 "lifetime_seconds": (end - ex.added_ms) / 1000,
-                "busy_core_seconds": (ex.busy_task_ms + running_ms.get(ex.exec_id, 0)) * cpus / 1000,
+                "busy_core_seconds": busy_ms / 1000,
                 "idle_seconds": idle_ms / 1000,
                 "idle_now_seconds": idle_now / 1000,
                 "idle_by_cause": {c: by_cause.get(c, 0) / 1000 for c in IDLE_CAUSES},
