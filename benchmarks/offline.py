@@ -15,7 +15,8 @@ Each runs ``--repeat`` times, interleaved; the best wall time and CPU time of ea
 machine may be shared: the minimum is the least disturbed run). Wall, CPU (user+system) and peak
 RSS come from wait4 on each child process, so they include interpreter / JVM start-up; Spark's
 replay-only time (measured inside the JVM) is reported too. sparkprobe's peak RSS is also measured
-on a log of ``--small-fraction`` of the tasks, to show memory flat in the number of tasks.
+on a log of ``--small-fraction`` of the tasks and, with ``--rss-series``, on logs of the given task
+counts, to show memory flat in the number of tasks.
 
 Run:  PYTHONPATH=src python benchmarks/offline.py [--tasks 200000] [--tasks 1000000 for the full size]
 """
@@ -105,6 +106,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="partitions of cached RDDs alive at most (default 10000, both logs)")
     ap.add_argument("--small-fraction", type=float, default=0.25,
                     help="also measure sparkprobe's RSS on a log this fraction of the size (0: skip)")
+    ap.add_argument("--rss-series", default="",
+                    help="also measure sparkprobe's peak RSS alone on logs of these task counts, e.g. 50000,200000,400000")
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--xmx", default="4g", help="heap for Spark's replay JVM")
     ap.add_argument("--keep", action="store_true", help="keep the generated logs")
@@ -203,6 +206,21 @@ def main(argv: list[str] | None = None) -> int:
                        f"{summary['tasks']['success']:,} / {info_s['tasks']:,}",
                        ok=summary["tasks"]["success"] == info_s["tasks"] and summary["bad_lines"] == 0)
             small.unlink()
+
+        series = [int(x) for x in args.rss_series.split(",") if x.strip()]
+        if series:
+            points = []
+            for n in series:
+                path = work / f"rss-{n}"
+                make_log(path, n, peak, blocks, seed=3)
+                run = run_sparkprobe(path)
+                points.append({"tasks": n, "rss_mib": run.maxrss_mib, "wall_s": run.wall_s})
+                print(f"  RSS series: {n:,} tasks -> peak RSS {run.maxrss_mib:.1f} MiB", flush=True)
+                path.unlink()
+            report.details["rss_series"] = points
+            report.add("sparkprobe analyze peak RSS by task count",
+                       " / ".join(f"{p['rss_mib']:.0f}" for p in points) + " MiB @ "
+                       + " / ".join(f"{p['tasks']:,}" for p in points) + " tasks", goal="flat in tasks")
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
