@@ -28,15 +28,12 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import sparkprobe
-from conftest import BASE_CONF, executor_pids, free_port, need_binary, wait_executors
+from conftest import BASE_CONF, executor_pids, free_port, need_binary
 from test_faults_spark import (
     TOKEN,
     kill_quietly,
     listener_conf,
     scrape_until,
-    spark_bus_drops,
-    spark_live_executors,
-    spark_task_counts,
     start_agent_process,
     until,
 )
@@ -247,85 +244,161 @@ def trust_conf(how: str, pki: Pki, ca: str = "right") -> dict[str, str]:
     }
 
 
-# ---------------------------------------------------------------- 1. a real Spark app over TLS
-@pytest.mark.spark
-@pytest.mark.parametrize("how", ["caCert", "trustStore"])
-def test_spark_app_streams_over_tls(how: str, pki: Pki, tls_agent: Any, spark_factory: Any) -> None:
-    listen, url, log = tls_agent(pki.server, pki.server_key)
-    spark = spark_factory(f"tls-{how}", listener_conf(listen, **trust_conf(how, pki)))
-    sc = spark.sparkContext
-    app_id = sc.applicationId
-    wait_executors(sc, 2, timeout_s=120)
-    from pyspark import StorageLevel
-
-    sc.setJobGroup("tls", "jobs over a TLS event port")
-    data = sc.parallelize(range(80_000), 4).map(lambda x: x * 3).persist(StorageLevel.MEMORY_ONLY)
-    assert data.sum() == 3 * sum(range(80_000))
-    assert data.filter(lambda x: x % 2 == 0).count() == 40_000
-    done, failed = spark_task_counts(sc, ["tls"])
-    live = spark_live_executors(sc)
-    assert failed == 0 and len(live) == 2
-
-    success = ("sparkprobe_tasks_finished_total", (("status", "success"),))
-    m = scrape_until(
-        url,
-        app_id,
-        lambda m: m.get(success) == done and m.get(("sparkprobe_cached_blocks", ())) == 4,
-        "the app's tasks and cached blocks over TLS",
-    )
-    assert m[("sparkprobe_executors_added_total", ())] == len(live)
-    assert m[("sparkprobe_executors_active", ())] == len(live)
-    assert m[("sparkprobe_listener_events_dropped_total", ())] == 0
-    assert m[("sparkprobe_app_incomplete", ())] == 0
-    assert spark_bus_drops(sc) == 0
-    spark.stop()
-    m = scrape_until(url, app_id, lambda m: m.get(("sparkprobe_app_running", ())) == 0, "the app's end over TLS")
-    assert m[success] == done
-    everything = scrape_all(url)
-    assert everything[(FAILURES, ())] == 0
-    assert everything[("sparkprobe_agent_connections_total", ())] == 1  # one TLS connection, never broken
-    assert "app_connected" in log.read_text()
-
-
-# ------------------------------------------- 2. a listener that must not trust the agent: nothing sent
+# ------------------------------------------------------------------- the Spark driver, in its own process
+# Each test's driver runs in a process of its own: the first SparkContext of a Python process launches
+# the JVM with that session's conf as system properties, which later sessions of the process inherit
+# (spark.sparkprobe.tls.* would then leak into other tests' listeners). Its output is the driver log.
 DRIVER_SCRIPT = """
 import json, os, sys, time
+from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 
 conf, out, go = json.loads(sys.argv[1]), sys.argv[2], sys.argv[3]
-builder = SparkSession.builder.master("local-cluster[2,1,1024]").appName("tls-untrusted")
+builder = SparkSession.builder.master("local-cluster[2,1,1024]").appName(conf.pop("app_name"))
 for key, value in conf.items():
     builder = builder.config(key, value)
 spark = builder.getOrCreate()
 sc = spark.sparkContext
+app_id = sc.applicationId
 deadline = time.monotonic() + 120
 while sc._jsc.sc().getExecutorMemoryStatus().size() - 1 < 2 and time.monotonic() < deadline:
     time.sleep(0.1)
-app_id = sc.applicationId
-total = sc.parallelize(range(100000), 4).map(lambda x: x * 2).sum()
-probes = [l for l in sc._jsc.sc().listenerBus().listeners() if l.getClass().getName() == "io.sparkprobe.ProbeListener"]
-probe = probes[0]
+sc.setJobGroup("tls", "jobs while the listener talks TLS")
+data = sc.parallelize(range(80000), 4).map(lambda x: x * 3).persist(StorageLevel.MEMORY_ONLY)
+total = data.sum()
+evens = data.filter(lambda x: x % 2 == 0).count()
+tracker = sc.statusTracker()
+deadline = time.monotonic() + 60  # Spark's status store trails the actions that just returned
+while time.monotonic() < deadline and not all(
+    (info := tracker.getJobInfo(j)) is not None and str(info.status) in ("SUCCEEDED", "FAILED")
+    for j in tracker.getJobIdsForGroup("tls")
+):
+    time.sleep(0.1)
+done = sum(tracker.getStageInfo(s).numCompletedTasks for j in tracker.getJobIdsForGroup("tls")
+           for s in tracker.getJobInfo(j).stageIds if tracker.getStageInfo(s) is not None)
+execs = sc._jsc.sc().statusStore().executorList(True)
+live = {str(e.id()): int(e.totalCores()) for e in (execs.apply(i) for i in range(execs.size())) if e.id() != "driver"}
+cached = sum(int(i.numCachedPartitions()) for i in sc._jsc.sc().getRDDStorageInfo())
+listeners = sc._jsc.sc().listenerBus().listeners()
+probe = [l for l in listeners if l.getClass().getName() == "io.sparkprobe.ProbeListener"][0]
 
 def report(name, **extra):
     with open(out + name + ".tmp", "w") as fh:
-        json.dump({"app_id": app_id, "sum": total, **extra}, fh)
+        json.dump({"app_id": app_id, "sum": total, "evens": evens, **extra}, fh)
     os.rename(out + name + ".tmp", out + name)
 
-report(".job", connected=probe.isConnected(), offered=probe.offeredEvents())
+connected = probe.isConnected()
+report(".job", tasks=done, live=live, cached=cached, connected=connected)
 deadline = time.monotonic() + 180
 while not os.path.exists(go) and time.monotonic() < deadline:  # the test checks the agent meanwhile
     time.sleep(0.1)
 counters = sc._jsc.sc().listenerBus().metrics().metricRegistry().getCounters()
 bus_drops = sum(int(counters.get(n).getCount()) for n in counters.keySet() if str(n).endswith("numDroppedEvents"))
 spark.stop()
-deadline = time.monotonic() + 30  # the sender thread counts what it never sent as it stops
-while probe.droppedEvents() != probe.offeredEvents() and time.monotonic() < deadline:
+deadline = time.monotonic() + 30  # a sender that never connected counts what it never sent as it stops
+while not connected and probe.droppedEvents() != probe.offeredEvents() and time.monotonic() < deadline:
     time.sleep(0.1)
 report(".end", bus_drops=bus_drops, offered=probe.offeredEvents(), dropped=probe.droppedEvents(),
-       connected=probe.isConnected(), internal_errors=probe.internalErrors())
+       internal_errors=probe.internalErrors())
 """
 
 
+class Driver:
+    """A Spark driver process running DRIVER_SCRIPT with the listener: ``job()`` once its jobs ran and
+    Spark's own figures are in, then ``finish()`` to stop Spark and get the listener's final counters."""
+
+    def __init__(self, tmp_path: Path, app_name: str, listen: str, tls: dict[str, str]) -> None:
+        conf = {
+            **BASE_CONF,
+            **listener_conf(listen, **tls),
+            "app_name": app_name,
+            "spark.sparkprobe.maxBackoffMs": "300",
+        }
+        script, self.out, self.go = tmp_path / "driver.py", tmp_path / "driver", tmp_path / "go"
+        script.write_text(textwrap.dedent(DRIVER_SCRIPT))
+        self.log = tmp_path / "driver.log"
+        self.app_id = ""
+        with self.log.open("wb") as fh:
+            self.proc = subprocess.Popen(
+                [sys.executable, str(script), json.dumps(conf), str(self.out), str(self.go)],
+                stdout=fh,
+                stderr=subprocess.STDOUT,
+            )
+
+    def _report(self, name: str, timeout_s: float, what: str) -> dict[str, Any]:
+        path = Path(f"{self.out}{name}")
+
+        def ready() -> bool:
+            if self.proc.poll() is not None and not path.exists():
+                raise AssertionError(f"the driver exited early:\n{self.log.read_text(errors='replace')[-4000:]}")
+            return path.exists()
+
+        until(ready, timeout_s, what)
+        report: dict[str, Any] = json.loads(path.read_text())
+        self.app_id = report["app_id"]
+        return report
+
+    def job(self) -> dict[str, Any]:
+        report = self._report(".job", 240, "the driver's jobs")
+        assert report["sum"] == 3 * sum(range(80_000)) and report["evens"] == 40_000  # the job's own results
+        return report
+
+    def finish(self) -> dict[str, Any]:
+        self.go.write_text("")
+        report = self._report(".end", 120, "the driver to stop")
+        assert self.proc.wait(timeout=60) == 0
+        assert report["bus_drops"] == 0 and report["internal_errors"] == 0  # Spark's bus lost nothing
+        return report
+
+    def kill(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(timeout=30)
+        if self.app_id:
+            for pid in executor_pids(self.app_id).values():
+                kill_quietly(pid)
+
+    def sparkprobe_warnings(self) -> list[str]:
+        return [line for line in self.log.read_text(errors="replace").splitlines() if "sparkprobe:" in line]
+
+
+# ---------------------------------------------------------------- 1. a real Spark app over TLS
+@pytest.mark.spark
+@pytest.mark.parametrize("how", ["caCert", "trustStore"])
+def test_spark_app_streams_over_tls(how: str, pki: Pki, tls_agent: Any, tmp_path: Path) -> None:
+    pytest.importorskip("pyspark")
+    listen, url, log = tls_agent(pki.server, pki.server_key)
+    driver = Driver(tmp_path, f"tls-{how}", listen, trust_conf(how, pki))
+    try:
+        job = driver.job()
+        assert len(job["live"]) == 2 and job["cached"] == 4
+        success = ("sparkprobe_tasks_finished_total", (("status", "success"),))
+        m = scrape_until(
+            url,
+            job["app_id"],
+            lambda m: m.get(success) == job["tasks"] and m.get(("sparkprobe_cached_blocks", ())) == job["cached"],
+            "the app's tasks and cached blocks over TLS",
+        )
+        assert m[("sparkprobe_executors_added_total", ())] == len(job["live"])
+        assert m[("sparkprobe_executors_active", ())] == len(job["live"])
+        assert m[("sparkprobe_cores_allocated", ())] == sum(job["live"].values())
+        assert m[("sparkprobe_listener_events_dropped_total", ())] == 0
+        assert m[("sparkprobe_app_incomplete", ())] == 0
+        end = driver.finish()
+    finally:
+        driver.kill()
+    m = scrape_until(url, job["app_id"], lambda m: m.get(("sparkprobe_app_running", ())) == 0, "the app's end")
+    assert m[success] == job["tasks"]
+    assert m[("sparkprobe_listener_events_dropped_total", ())] == end["dropped"] == 0
+    everything = scrape_all(url)
+    assert everything[(FAILURES, ())] == 0
+    assert everything[("sparkprobe_agent_connections_total", ())] == 1  # one TLS connection, never broken
+    assert "app_connected" in log.read_text()
+    assert [w for w in driver.sparkprobe_warnings() if "WARN" in w] == []
+    assert STORE_PASSWORD not in driver.log.read_text(errors="replace")
+
+
+# ------------------------------------------- 2. a listener that must not trust the agent: nothing sent
 @pytest.mark.spark
 @pytest.mark.parametrize(
     ("case", "expected"),
@@ -344,56 +417,24 @@ def test_untrusted_agent_gets_nothing_and_the_job_is_unaffected(
     else:  # the right CA, but the certificate names another host than the endpoint's 127.0.0.1
         listen, url, agent_log = tls_agent(pki.elsewhere, pki.elsewhere_key)
         tls = trust_conf("caCert", pki)
-    conf = {
-        **BASE_CONF,
-        **listener_conf(listen, **tls),
-        "spark.sparkprobe.maxBackoffMs": "300",
-        "spark.sparkprobe.closeTimeoutMs": "1000",
-    }
-    script, out, go = tmp_path / "driver.py", tmp_path / "driver", tmp_path / "go"
-    script.write_text(textwrap.dedent(DRIVER_SCRIPT))
-    driver_log = tmp_path / "driver.log"
-    with driver_log.open("wb") as fh:
-        driver = subprocess.Popen(
-            [sys.executable, str(script), json.dumps(conf), str(out), str(go)], stdout=fh, stderr=subprocess.STDOUT
-        )
-    job_report, end_report = Path(f"{out}.job"), Path(f"{out}.end")
-    app_id = ""
+    driver = Driver(tmp_path, f"tls-{case}", listen, {**tls, "spark.sparkprobe.closeTimeoutMs": "1000"})
     try:
-
-        def reported(path: Path) -> bool:
-            if driver.poll() is not None and not path.exists():
-                raise AssertionError(f"the driver exited early:\n{driver_log.read_text(errors='replace')[-4000:]}")
-            return path.exists()
-
-        until(lambda: reported(job_report), 240, "the driver's job")
-        job = json.loads(job_report.read_text())
-        app_id = job["app_id"]
-        assert job["sum"] == 2 * sum(range(100_000)) and job["connected"] is False
+        job = driver.job()
+        assert job["connected"] is False
         # The listener keeps retrying with backoff; every attempt fails its handshake on the agent too.
         until(lambda: scrape_all(url).get((FAILURES, ()), 0) >= 2, 60, "two failed handshakes on the agent")
         metrics = scrape_all(url)
-        assert not any(("app_id", app_id) in labels for _, labels in metrics), "the agent accepted the app"
+        assert not any(("app_id", job["app_id"]) in labels for _, labels in metrics), "the agent accepted the app"
         assert metrics[("sparkprobe_agent_connections_total", ())] == 0  # no connection got past TLS
-        go.write_text("")
-        until(lambda: reported(end_report), 120, "the driver to stop")
-        assert driver.wait(timeout=60) == 0
+        end = driver.finish()
     finally:
-        if driver.poll() is None:
-            driver.kill()
-            driver.wait(timeout=30)
-        if app_id:
-            for pid in executor_pids(app_id).values():
-                kill_quietly(pid)
-    end = json.loads(end_report.read_text())
-    # The job did not notice: right result, Spark's bus dropped nothing; every event was dropped and counted.
-    assert end["sum"] == 2 * sum(range(100_000)) and end["bus_drops"] == 0 and end["internal_errors"] == 0
+        driver.kill()
+    # The job did not notice (results and Spark's bus checked by the driver); every event was dropped and counted.
     assert end["offered"] > 0 and end["dropped"] == end["offered"]
-    text = driver_log.read_text(errors="replace")
-    warnings = [line for line in text.splitlines() if "sparkprobe: TLS to agent" in line]
-    assert len(warnings) == 1, text[-4000:]  # once, though it retried
+    warnings = [w for w in driver.sparkprobe_warnings() if "sparkprobe: TLS to agent" in w]
+    assert len(warnings) == 1, driver.log.read_text(errors="replace")[-4000:]  # once, though it retried
     assert expected in warnings[0] and "WARN" in warnings[0]
-    assert STORE_PASSWORD not in text
+    assert STORE_PASSWORD not in driver.log.read_text(errors="replace")
     assert "tls_handshake_failed" in agent_log.read_text()
 
 
