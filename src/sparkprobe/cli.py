@@ -71,10 +71,6 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         print("sparkprobe agent: --metrics-tls-cert and --metrics-tls-key go together", file=sys.stderr)
         return 2
     server = MetricsServer(agent, certfile=args.metrics_tls_cert, keyfile=args.metrics_tls_key)
-    if ssl_context is not None:
-        from sparkprobe.tls import TlsCollector
-
-        server.registry.register(TlsCollector(agent))  # sparkprobe_agent_tls_handshake_failures_total
     exporter = None
     if args.pushgateway:
         from sparkprobe.outputs.pushgateway import PushgatewayExporter

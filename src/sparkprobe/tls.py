@@ -1,4 +1,4 @@
-"""TLS on the agent's event port: the server context and the handshake-failure counter.
+"""TLS on the agent's event port: the server context and the handshake-failure hook.
 
 ``sparkprobe agent --tls-cert PEM --tls-key PEM`` serves the event port over TLS 1.2 or 1.3; the
 listener connects with ``spark.sparkprobe.tls.enabled=true`` and verifies the certificate and the
@@ -9,16 +9,9 @@ keeps secret on the way; client certificates are not asked for (docs/decisions.m
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from prometheus_client.core import CounterMetricFamily, Metric
-from prometheus_client.registry import Collector
-
-if TYPE_CHECKING:
-    from sparkprobe.agent import Agent
-
-__all__ = ["TlsCollector", "counting_handshake_failures", "server_context"]
+__all__ = ["counting_handshake_failures", "server_context"]
 
 
 def server_context(certfile: str, keyfile: str | None = None) -> ssl.SSLContext:
@@ -51,21 +44,3 @@ def counting_handshake_failures(ctx: ssl.SSLContext, on_failure: Callable[[ssl.S
                 raise
 
     ctx.sslobject_class = _Counting
-
-
-class TlsCollector(Collector):
-    """``sparkprobe_agent_tls_handshake_failures_total``, registered by ``sparkprobe agent`` with TLS."""
-
-    def __init__(self, agent: Agent) -> None:
-        """Collect from ``agent``."""
-        self.agent = agent
-
-    def collect(self) -> Iterator[Metric]:
-        """One counter family, read under the agent's lock."""
-        with self.agent.lock:
-            failures = self.agent.tls_handshake_failures
-        yield CounterMetricFamily(
-            "sparkprobe_agent_tls_handshake_failures",
-            "Connections to the TLS event port whose TLS handshake failed (plain TCP, untrusted certificate...).",
-            value=failures,
-        )

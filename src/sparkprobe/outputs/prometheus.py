@@ -181,6 +181,7 @@ class AgentCollector(Collector):
             conns_open = agent.connections_open
             conns_total = agent.connections_total
             apps_over = agent.apps_dropped_over_limit
+            tls_failures = agent.tls_handshake_failures if agent.ssl_context is not None else None
         yield from self._monotonic(app_families(summaries))
 
         bad_f = CounterMetricFamily(
@@ -206,6 +207,12 @@ class AgentCollector(Collector):
             "sparkprobe_agent_apps_over_limit", "Applications refused because the agent's app cap was reached.",
             value=apps_over,
         )
+        if tls_failures is not None:  # only an agent serving TLS on its event port has this family
+            yield CounterMetricFamily(
+                "sparkprobe_agent_tls_handshake_failures",
+                "Connections to the TLS event port whose TLS handshake failed (plain TCP, untrusted certificate...).",
+                value=tls_failures,
+            )
         yield GaugeMetricFamily(
             "sparkprobe_agent_collect_duration_seconds", "Time this scrape spent building the families.",
             value=time.perf_counter() - began,
