@@ -24,6 +24,7 @@ Run:  PYTHONPATH=src python benchmarks/offline.py [--tasks 200000] [--tasks 1000
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -76,12 +77,26 @@ def make_log(path: Path, tasks: int, max_executors: int, blocks: int, seed: int 
     return info
 
 
+# wait4's ru_maxrss of a child also counts the image it was forked from (Linux carries the
+# pre-exec high-water mark over exec), so a child of a 50 MiB benchmark process never reports less
+# than 50 MiB. The child's own peak is the VmHWM of its exec'd image, read just before it exits.
+_OWN_PEAK = (
+    "import sys\n"
+    "from sparkprobe.cli import main\n"
+    "rc = main(sys.argv[1:])\n"
+    "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).split()[1]\n"
+    "print(f'VMHWM_KB={hwm}', file=sys.stderr)\n"
+    "sys.exit(rc)\n"
+)
+
+
 def run_sparkprobe(log: Path) -> ChildRun:
-    run = run_child([sys.executable, "-m", "sparkprobe.cli", "analyze", str(log), "--format", "json", "-o", os.devnull],
+    run = run_child([sys.executable, "-c", _OWN_PEAK, "analyze", str(log), "--format", "json", "-o", os.devnull],
                     env=env_with_src(), timeout=3600)
     if run.returncode != 0:
         raise RuntimeError(f"sparkprobe analyze failed ({run.returncode}):\n{run.stderr[-3000:]}")
-    return run
+    hwm = [line for line in run.stderr.splitlines() if line.startswith("VMHWM_KB=")]
+    return dataclasses.replace(run, maxrss_mib=int(hwm[-1].split("=")[1]) / 1024) if hwm else run
 
 
 def run_spark(mode: str, log: Path, classes: Path, jars: str, xmx: str) -> tuple[ChildRun, dict[str, Any]]:
