@@ -77,7 +77,10 @@ def app_families(summaries: list[dict[str, Any]]) -> list[Metric]:
         "Task time of stages that computed an uncached lineage already computed before.",
     )
     allocated = counter("sparkprobe_allocated_core_seconds", "Core-seconds of executor lifetimes.")
-    busy = counter("sparkprobe_busy_core_seconds", "Core-seconds spent running tasks (spans x spark.task.cpus).")
+    busy = counter(
+        "sparkprobe_busy_core_seconds",
+        "Core-seconds of executor cores running tasks (min(spark.task.cpus x tasks, cores) at each instant).",
+    )
     idle_cores = counter("sparkprobe_idle_core_seconds", "Allocated minus busy core-seconds.")
     idle_by_cause = counter(
         "sparkprobe_executor_idle_seconds", "Executor-seconds with no task running, by cause.", ["cause"]
