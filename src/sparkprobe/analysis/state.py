@@ -91,8 +91,7 @@ class _Executor:
     # fetched, after the next task on that core was launched), so summing spans could exceed the
     # executor's cores; this never does.
     busy_core_ms: int = 0
-    busy_mark: int = 0  # event time up to which busy_core_ms is integrated
-    in_use: int = 0  # tasks running whose start was seen (the integral's count)
+    busy_mark: int = 0  # event time up to which busy_core_ms is integrated (the count is `running`)
     # Tasks that ended without a start seen (registered late, start dropped): their spans, capped later.
     untracked_core_ms: int = 0
     idle_ms: int = 0
@@ -486,16 +485,15 @@ class AppState:
             if now_ms is not None and now_ms - ex.removed_ms < 60_000:
                 continue
             del self._running[task_id]
+            self._advance_busy(ex, ex.removed_ms)
             ex.running = 0
             ex.busy_until = max(ex.busy_until, ex.removed_ms)
-            self._advance_busy(ex, ex.removed_ms)
-            ex.in_use = max(0, ex.in_use - 1)
 
     def _advance_busy(self, ex: _Executor, time: int) -> None:
         """Integrate the executor's busy cores up to ``time`` (a time already passed adds nothing)."""
         if time > ex.busy_mark:
-            if ex.in_use:
-                ex.busy_core_ms += min(ex.in_use * self.task_cpus, ex.cores) * (time - ex.busy_mark)
+            if ex.running:
+                ex.busy_core_ms += min(ex.running * self.task_cpus, ex.cores) * (time - ex.busy_mark)
             ex.busy_mark = time
 
     def check_idle(self, now_ms: int) -> None:
@@ -637,9 +635,8 @@ class AppState:
         if ex.running == 0:
             self._check_idle_finding(ex, e.launch)
             self._close_idle(ex, e.launch)
-        ex.running += 1
         self._advance_busy(ex, e.launch)
-        ex.in_use += 1
+        ex.running += 1
 
     def _on_task_end(self, e: TaskEnd) -> None:
         self._tick(e.finish)
@@ -677,8 +674,7 @@ class AppState:
         lo = max(e.launch, ex.added_ms)
         hi = e.finish if ex.removed_ms is None else min(e.finish, ex.removed_ms)
         if running is not None:
-            self._advance_busy(ex, hi)
-            ex.in_use = max(0, ex.in_use - 1)
+            self._advance_busy(ex, hi)  # the count drops below, with `running`
         else:
             ex.untracked_core_ms += max(0, hi - lo) * self.task_cpus
         if status == "success" and e.shuffle_write_bytes > 0 and not ex.wrote_shuffle:
@@ -926,8 +922,8 @@ class AppState:
             end = ex.removed_ms if ex.removed_ms is not None else max(until, ex.added_ms)
             # Running tasks are busy up to now (or the removal), so busy only grows between events.
             busy_ms = ex.busy_core_ms + ex.untracked_core_ms
-            if ex.in_use and min(until, end) > ex.busy_mark:
-                busy_ms += min(ex.in_use * cpus, ex.cores) * (min(until, end) - ex.busy_mark)
+            if ex.running and min(until, end) > ex.busy_mark:
+                busy_ms += min(ex.running * cpus, ex.cores) * (min(until, end) - ex.busy_mark)
             busy_ms = min(busy_ms, ex.cores * (end - ex.added_ms))
             idle_ms = ex.idle_ms
             by_cause = dict(ex.idle_by_cause)
