@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 import socket
+import subprocess
+import zipfile
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -43,6 +47,55 @@ def need_binary(name: str) -> str:
             pytest.fail(f"{name} is not installed: CI runs every test that needs it (scripts/test.sh installs it)")
         pytest.skip(f"{name} not installed (scripts/test.sh installs it with apt-get)")
     return path
+
+
+def capped_busy_ms(intervals: list[tuple[int, int]], cores: int, task_cpus: int) -> int:
+    """Core-ms busy: at each instant min(task_cpus x spans running, cores) (a sweep over all spans).
+
+    The independent twin of the analyzer's busy core-seconds (docs/figures.md): Spark stamps a
+    task's finish on the driver after the next task on that core may have launched, so plain span
+    sums can exceed the cores; this cannot.
+    """
+    edges = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
+    total, running, last = 0, 0, None
+    for t, step in edges:
+        if last is not None:
+            total += min(running * task_cpus, cores) * (t - last)
+        running += step
+        last = t
+    return total
+
+
+def pyspark_home() -> Path:
+    """The pip pyspark package directory: a Spark home (bin/, jars/); skip without pyspark."""
+    spec = importlib.util.find_spec("pyspark")
+    if spec is None or spec.origin is None:
+        pytest.skip("pyspark is not installed")
+    return Path(spec.origin).parent
+
+
+def find_javac() -> str | None:
+    """javac on PATH, else under JAVA_HOME; None when neither has it."""
+    javac = shutil.which("javac") or (
+        str(Path(os.environ["JAVA_HOME"]) / "bin" / "javac") if os.environ.get("JAVA_HOME") else None
+    )
+    return javac if javac is not None and Path(javac).is_file() else None
+
+
+def compile_jvm_app(javac: str, source: Path, build_dir: Path, jar_name: str) -> Path:
+    """Compile one Java test application against this pyspark's jars into ``build_dir/jar_name``."""
+    classes = build_dir / "classes"
+    proc = subprocess.run(
+        [javac, "-nowarn", "-cp", str(pyspark_home() / "jars" / "*"), "-d", str(classes), str(source)],
+        capture_output=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
+    jar = build_dir / jar_name
+    with zipfile.ZipFile(jar, "w") as zf:
+        for path in sorted(classes.rglob("*.class")):
+            zf.write(path, path.relative_to(classes).as_posix())
+    return jar
 
 
 def free_port() -> int:

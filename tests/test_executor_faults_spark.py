@@ -13,23 +13,20 @@ all of 127.0.0.0/8 is loopback), so that its two executors are on two hosts.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 import time
-import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import BASE_CONF, free_port, need_binary, wait_executors
+from conftest import BASE_CONF, compile_jvm_app, find_javac, free_port, need_binary, pyspark_home, wait_executors
 from sparkprobe.analysis.causes import REMOVAL_CAUSES
 from sparkprobe.outputs.prometheus import app_families
 from test_faults_spark import (
@@ -72,14 +69,6 @@ WORKER_HOSTS = ("127.0.0.2", "127.0.0.3")
 
 
 # ---------------------------------------------------------------------------------------- helpers
-def pyspark_home() -> Path:
-    """The pip pyspark package directory: a Spark home (bin/, jars/)."""
-    spec = importlib.util.find_spec("pyspark")
-    if spec is None or spec.origin is None:
-        pytest.skip("pyspark is not installed")
-    return Path(spec.origin).parent
-
-
 def event_log_conf(events_dir: Path) -> dict[str, str]:
     """A plain single-file event log in ``events_dir``, block updates included."""
     return {
@@ -215,32 +204,9 @@ def stop_process_group(proc: subprocess.Popen[bytes]) -> None:
 @pytest.fixture(scope="module")
 def executor_oom_jar(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/apps/jvm/ExecutorOom.java compiled against this pyspark's jars."""
-    javac = shutil.which("javac") or (
-        str(Path(os.environ["JAVA_HOME"]) / "bin" / "javac") if os.environ.get("JAVA_HOME") else None
-    )
-    if javac is None or not Path(javac).is_file():
-        javac = need_binary("javac")
+    javac = find_javac() or need_binary("javac")
     build_dir = tmp_path_factory.mktemp("executor-oom")
-    classes = build_dir / "classes"
-    proc = subprocess.run(
-        [
-            javac,
-            "-nowarn",
-            "-cp",
-            str(pyspark_home() / "jars" / "*"),
-            "-d",
-            str(classes),
-            str(APPS / "jvm" / "ExecutorOom.java"),
-        ],
-        capture_output=True,
-        timeout=300,
-    )
-    assert proc.returncode == 0, proc.stderr.decode(errors="replace")
-    jar = build_dir / "executor-oom.jar"
-    with zipfile.ZipFile(jar, "w") as zf:
-        for path in sorted(classes.rglob("*.class")):
-            zf.write(path, path.relative_to(classes).as_posix())
-    return jar
+    return compile_jvm_app(javac, APPS / "jvm" / "ExecutorOom.java", build_dir, "executor-oom.jar")
 
 
 def test_executor_oom_keeps_figures_exact(executor_oom_jar: Path, tmp_path: Path) -> None:

@@ -32,7 +32,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 import sparkprobe
-from conftest import BASE_CONF, executor_pids, free_port, wait_executors
+from conftest import BASE_CONF, capped_busy_ms, executor_pids, free_port, wait_executors
 from sparkprobe.offline import analyze_source
 from sparkprobe.sources.eventlog import discover
 
@@ -147,8 +147,7 @@ def task_spans_from_log(events: list[dict[str, Any]]) -> tuple[dict[str, int], d
 def busy_ms_from_log(events: list[dict[str, Any]], task_cpus: int = 1) -> dict[str, int]:
     """From the event log: busy core-ms per executor, each instant counting min(task_cpus x tasks, cores).
 
-    Spans are clamped to the executor's life. Spark stamps a task's finish on the driver after the
-    next task on that core may have launched, so plain span sums can exceed the cores; this cannot.
+    Spans are clamped to the executor's life, then swept by :func:`conftest.capped_busy_ms`.
     """
     life: dict[str, list[int]] = {}
     spans: dict[str, list[tuple[int, int]]] = {}
@@ -169,14 +168,7 @@ def busy_ms_from_log(events: list[dict[str, Any]], task_cpus: int = 1) -> dict[s
     for exec_id, (added, removed, cores) in life.items():
         stop = removed or end
         clamped = [(max(a, added), min(b, stop)) for a, b in spans.get(exec_id, []) if min(b, stop) > max(a, added)]
-        edges = sorted([(a, 1) for a, _ in clamped] + [(b, -1) for _, b in clamped])
-        total, running, last = 0, 0, None
-        for t, step in edges:
-            if last is not None:
-                total += min(running * task_cpus, cores) * (t - last)
-            running += step
-            last = t
-        out[exec_id] = total
+        out[exec_id] = capped_busy_ms(clamped, cores, task_cpus)
     return out
 
 

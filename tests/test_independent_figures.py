@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 import zstandard
 
+from conftest import capped_busy_ms
 from sparkprobe.offline import analyze_source
 from sparkprobe.sources.eventlog import discover
 
@@ -59,18 +60,6 @@ def union_ms(intervals: list[tuple[int, int]]) -> int:
             cur_end = max(cur_end, end)
     if cur_end is not None:
         total += cur_end - cur_start
-    return total
-
-
-def capped_busy_ms(intervals: list[tuple[int, int]], cores: int, task_cpus: int) -> int:
-    """Core-ms busy: at each instant min(task_cpus x tasks running, cores) (a sweep over all spans)."""
-    edges = sorted([(a, 1) for a, _ in intervals] + [(b, -1) for _, b in intervals])
-    total, running, last = 0, 0, None
-    for t, step in edges:
-        if last is not None:
-            total += min(running * task_cpus, cores) * (t - last)
-        running += step
-        last = t
     return total
 
 

@@ -11,7 +11,6 @@ import json
 import os
 import pty
 import select
-import shutil
 import signal
 import struct
 import subprocess
@@ -19,13 +18,12 @@ import sys
 import termios
 import threading
 import time
-import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import BASE_CONF, DYNAMIC_CONF
+from conftest import BASE_CONF, DYNAMIC_CONF, compile_jvm_app, find_javac, pyspark_home
 from sparkprobe._jar import LISTENER_CLASS
 from sparkprobe.submit import (
     SubmitError,
@@ -629,13 +627,6 @@ def run_jvm_app(tmp_path: Path, args: list[str]) -> tuple[subprocess.CompletedPr
     return proc, app
 
 
-def pyspark_home() -> Path:
-    spec = importlib.util.find_spec("pyspark")
-    if spec is None or spec.origin is None:
-        pytest.skip("pyspark is not installed")
-    return Path(spec.origin).parent
-
-
 @pytest.mark.spark
 def test_jvm_examples_sparkpi_is_profiled(tmp_path: Path) -> None:
     home = pyspark_home()
@@ -650,32 +641,11 @@ def test_jvm_examples_sparkpi_is_profiled(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def sum_squares_jar(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """tests/apps/jvm/SumSquares.java compiled against this pyspark's jars."""
-    javac = shutil.which("javac") or (
-        str(Path(os.environ["JAVA_HOME"]) / "bin" / "javac") if os.environ.get("JAVA_HOME") else None
-    )
-    if javac is None or not Path(javac).is_file():
+    javac = find_javac()
+    if javac is None:
         pytest.skip("no javac to compile the JVM test application")
     build_dir = tmp_path_factory.mktemp("jvm-app")
-    classes = build_dir / "classes"
-    subprocess.run(
-        [
-            javac,
-            "-nowarn",
-            "-cp",
-            str(pyspark_home() / "jars" / "*"),
-            "-d",
-            str(classes),
-            str(APPS / "jvm" / "SumSquares.java"),
-        ],
-        check=True,
-        capture_output=True,
-        timeout=300,
-    )
-    jar = build_dir / "sum-squares.jar"
-    with zipfile.ZipFile(jar, "w") as zf:
-        for path in sorted(classes.rglob("*.class")):
-            zf.write(path, path.relative_to(classes).as_posix())
-    return jar
+    return compile_jvm_app(javac, APPS / "jvm" / "SumSquares.java", build_dir, "sum-squares.jar")
 
 
 @pytest.mark.spark
