@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["REMOVAL_CAUSES", "classify_removal"]
+from sparkprobe.model import RemovalCause
 
-#: Every value :func:`classify_removal` can return: a bounded label set for Prometheus.
-REMOVAL_CAUSES: tuple[str, ...] = ("dynamic_allocation", "decommission", "failure", "other")
+__all__ = ["classify_removal"]
 
 _DECOMMISSION = re.compile(r"decommission", re.IGNORECASE)
 _RELEASED_BY_DRIVER = re.compile(
@@ -39,7 +38,7 @@ _FAILURE = re.compile(
 )
 
 
-def classify_removal(reason: str, dynamic_allocation: bool | None) -> str:
+def classify_removal(reason: str, dynamic_allocation: bool | None) -> RemovalCause:
     """Return the removal cause of an executor from Spark's reason text.
 
     ``dynamic_allocation`` is ``spark.dynamicAllocation.enabled`` when known, ``None`` when the
@@ -47,9 +46,9 @@ def classify_removal(reason: str, dynamic_allocation: bool | None) -> str:
     case).
     """
     if _DECOMMISSION.search(reason):
-        return "decommission"
+        return RemovalCause.DECOMMISSION
     if _RELEASED_BY_DRIVER.search(reason):
-        return "other" if dynamic_allocation is False else "dynamic_allocation"
+        return RemovalCause.OTHER if dynamic_allocation is False else RemovalCause.DYNAMIC_ALLOCATION
     if _FAILURE.search(reason):
-        return "failure"
-    return "other"
+        return RemovalCause.FAILURE
+    return RemovalCause.OTHER

@@ -11,6 +11,8 @@ from __future__ import annotations
 from array import array
 from typing import Any
 
+from sparkprobe.model import IdleCause, IdleSegment, StageSpan, TimelineReport
+
 __all__ = ["Timeline"]
 
 
@@ -58,8 +60,8 @@ class Timeline:
         self.max_stages = max_stages
         self.max_total_segments = max_total_segments
         self._lanes: dict[str, _Lane] = {}
-        self._cause_names: list[str] = []
-        self._cause_codes: dict[str, int] = {}
+        self._cause_names: list[IdleCause] = []
+        self._cause_codes: dict[IdleCause, int] = {}
         # Floor for every lane, raised when the app as a whole holds too many segments (1k
         # executors x 400 segments would otherwise grow with the task count to tens of MB).
         self._app_min_idle_ms = 0
@@ -72,15 +74,15 @@ class Timeline:
         self.stages_dropped = 0
 
     @property
-    def idle(self) -> dict[str, list[list[Any]]]:
-        """Idle segments kept, exec id → ``[[start_ms, end_ms, cause], ...]`` (a fresh copy)."""
+    def idle(self) -> dict[str, tuple[IdleSegment, ...]]:
+        """Idle segments kept, exec id → ``((start_ms, end_ms, cause), ...)`` (a fresh copy)."""
         names = self._cause_names
         return {
-            k: [[s, e, names[c]] for s, e, c in zip(lane.starts, lane.ends, lane.causes, strict=True)]
+            k: tuple((s, e, names[c]) for s, e, c in zip(lane.starts, lane.ends, lane.causes, strict=True))
             for k, lane in self._lanes.items()
         }
 
-    def idle_segment(self, exec_id: str, start: int, end: int, cause: str) -> None:
+    def idle_segment(self, exec_id: str, start: int, end: int, cause: IdleCause) -> None:
         """An executor was idle for ``cause`` from ``start`` to ``end`` (ms)."""
         if end <= start:
             return
@@ -151,20 +153,21 @@ class Timeline:
             self.stages[i][4] = time
             self.stages[i][5] = failure[:200]
 
-    def to_dict(self) -> dict[str, Any]:
-        """The series as plain lists (the report's ``timeline``).
-
-        ``idle``: exec id → [[start_ms, end_ms, cause]]; ``cached_bytes``: [[time_ms, bytes]];
-        ``stages``: [[stage_id, attempt, name, start_ms, end_ms|None, failure]].
-        """
-        return {
-            "idle": self.idle,
-            "idle_min_ms": {
+    def to_report(self) -> TimelineReport:
+        """The series as the report's immutable :class:`~sparkprobe.model.TimelineReport`."""
+        return TimelineReport(
+            idle=self.idle,
+            idle_min_ms={
                 k: max(lane.floor, self._app_min_idle_ms)
                 for k, lane in self._lanes.items()
                 if lane.floor or self._app_min_idle_ms
             },
-            "cached_bytes": [list(p) for p in self.cached],
-            "stages": [list(s) for s in self.stages],
-            "stages_dropped": self.stages_dropped,
-        }
+            cached_bytes=tuple((t, b) for t, b in self.cached),
+            stages=tuple(_stage_span(s) for s in self.stages),
+            stages_dropped=self.stages_dropped,
+        )
+
+
+def _stage_span(row: list[Any]) -> StageSpan:
+    stage_id, attempt, name, start, end, failure = row
+    return (stage_id, attempt, name, start, end, failure)

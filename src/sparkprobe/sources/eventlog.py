@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from sparkprobe.events import EVENT_TYPES, Event
+from sparkprobe.model import BadLineSample
 from sparkprobe.sources.codecs import (
     CorruptStream,
     DecodedStream,
@@ -257,15 +258,6 @@ def discover(paths: Iterable[str | os.PathLike[str]]) -> list[LogSource]:
 
 
 # --- reading ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class BadLineSample:
-    """Where a bad line is (part name, 1-based line number) and why it was rejected."""
-
-    part: str
-    line: int
-    reason: str
 
 
 @dataclass(slots=True)

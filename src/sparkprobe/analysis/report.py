@@ -1,0 +1,198 @@
+"""The one function that builds an app's report from its analyzer state: :func:`build_report`.
+
+The agent (live apps, scrapes, pushes, ``Probe.snapshot()``) and ``sparkprobe analyze`` (event
+logs) all call it, so a figure cannot differ between outputs. Pure: the caller passes ``now_ms``
+for a still-running app and what only it knows (the stream's transport facts, or how the log was
+read).
+"""
+
+from __future__ import annotations
+
+from sparkprobe.analysis.advice import advise
+from sparkprobe.analysis.state import AppState
+from sparkprobe.analysis.whatif import what_if
+from sparkprobe.model import (
+    AppReport,
+    CacheFigures,
+    CoreFigures,
+    ExecutorReport,
+    IdleCause,
+    IncompleteReason,
+    ListenerFigures,
+    SourceInfo,
+    TaskFigures,
+    TaskStatus,
+    Transport,
+)
+
+__all__ = ["build_report"]
+
+
+def build_report(
+    state: AppState,
+    now_ms: int | None = None,
+    *,
+    detail: bool = True,
+    transport: Transport | None = None,
+    source: SourceInfo | None = None,
+) -> AppReport:
+    """All figures of one app, measured to its end, else to ``now_ms``, else to its last event.
+
+    ``detail=False`` builds the headline only (no per-executor records, timeline, what-if or
+    advice): what a Prometheus scrape or a Pushgateway push needs, at a fraction of the cost.
+    ``transport`` (live) and ``source`` (offline) add what the agent or the reader knows.
+    """
+    until = state.now_or_end(now_ms)
+    ledger = state.executors
+    app_running = state.end_ms is None
+    allocated_ms = busy_ms = idle_ms = 0
+    idle_by_cause_ms = dict.fromkeys(IdleCause, 0)
+    active = idle_now = cores_active = 0
+    idle_max_ms = 0
+    executors: list[ExecutorReport] = []
+    for ex in ledger.by_id.values():
+        end = ledger.end_of(ex, until)
+        lifetime_ms = end - ex.added_ms
+        ex_busy_ms = ledger.busy_core_ms(ex, until)
+        now_idle_ms = ledger.idle_now_ms(ex, until)
+        ex_idle_ms = ex.idle_ms + now_idle_ms
+        by_cause = ledger.idle_by_cause_ms(ex, until)
+        allocated_ms += ex.cores * lifetime_ms
+        busy_ms += ex_busy_ms
+        idle_ms += ex_idle_ms
+        for cause, ms in by_cause.items():
+            idle_by_cause_ms[cause] += ms
+        if ex.removed_ms is None and app_running:
+            active += 1
+            cores_active += ex.cores
+            if ex.running == 0:
+                idle_now += 1
+                idle_max_ms = max(idle_max_ms, now_idle_ms)
+        if detail:
+            executors.append(ExecutorReport(
+                exec_id=ex.exec_id,
+                host=ex.host,
+                cores=ex.cores,
+                added_ms=ex.added_ms,
+                removed_ms=ex.removed_ms,
+                lifetime_seconds=lifetime_ms / 1000,
+                busy_core_seconds=ex_busy_ms / 1000,
+                idle_seconds=ex_idle_ms / 1000,
+                idle_now_seconds=now_idle_ms / 1000,
+                idle_by_cause={c: by_cause.get(c, 0) / 1000 for c in IdleCause},
+                removed_reason=ex.removed_reason,
+                removed_cause=ex.removed_cause,
+                running_tasks=ex.running,
+                cached_blocks=ex.cached_blocks,
+            ))
+    cores = CoreFigures(
+        allocated_core_seconds=allocated_ms / 1000,
+        busy_core_seconds=busy_ms / 1000,
+        idle_core_seconds=(allocated_ms - busy_ms) / 1000,
+        idle_executor_seconds=idle_ms / 1000,
+        idle_by_cause={c: ms / 1000 for c, ms in idle_by_cause_ms.items()},
+        cores_active=cores_active,
+    )
+    storage = state.storage
+    if storage.estimating:
+        # No block updates in this log: cache figures are the task-based estimate (no sizes).
+        cache = CacheFigures(
+            memory_bytes=storage.mem_bytes,
+            disk_bytes=storage.disk_bytes,
+            blocks=storage.blocks,
+            lost_blocks=storage.est_lost_blocks,
+            lost_bytes=0,
+            lost_by_cause={c: (v[0], v[1]) for c, v in sorted(storage.est_lost_by_cause.items())},
+            replicas_lost=storage.replicas_lost,
+            migrated_blocks=storage.migrated_blocks,
+            recomputed_blocks=storage.est_recomputed_blocks,
+            recompute_seconds=storage.est_recompute_ms / 1000,
+            estimated=True,
+            blocks_estimated=storage.estimated_blocks,
+        )
+    else:
+        cache = CacheFigures(
+            memory_bytes=storage.mem_bytes,
+            disk_bytes=storage.disk_bytes,
+            blocks=storage.blocks,
+            lost_blocks=storage.lost_blocks,
+            lost_bytes=storage.lost_bytes,
+            lost_by_cause={c: (v[0], v[1]) for c, v in sorted(storage.lost_by_cause.items())},
+            replicas_lost=storage.replicas_lost,
+            migrated_blocks=storage.migrated_blocks,
+            recomputed_blocks=storage.recomputed_blocks,
+            recompute_seconds=storage.recompute_ms / 1000,
+            estimated=False,
+        )
+    tasks = state.tasks
+    reasons: list[IncompleteReason] = []
+    if transport is not None:
+        if transport.closed_by_timeout:
+            reasons.append(IncompleteReason.CLOSED_BY_TIMEOUT)
+        if state.listener_dropped > 0:
+            reasons.append(IncompleteReason.LISTENER_DROPS)
+        if transport.gaps:
+            reasons.append(IncompleteReason.GAPS)
+    if source is not None and state.end_ms is None:
+        reasons.append(IncompleteReason.NO_APPLICATION_END)
+    stages = state.stages
+    records = tuple(executors)
+    timeline = state.timeline.to_report() if detail else None
+    advice = (
+        advise(cores, cache, records, ledger.added, state.dynamic_allocation, state.settings, timeline.idle)
+        if timeline is not None
+        else ()
+    )
+    replay = what_if(stages.completed_rows, records, state.start_ms, until, state.task_cpus) if detail else None
+    return AppReport(
+        app_id=state.app_id,
+        app_name=state.app_name,
+        user=state.user,
+        spark_version=state.spark_version,
+        start_ms=state.start_ms,
+        end_ms=state.end_ms,
+        dynamic_allocation=state.dynamic_allocation,
+        executors_added=ledger.added,
+        executors_removed=ledger.removed,
+        removed_by_reason=dict(sorted(ledger.removed_by_cause.items())),
+        executors_active=active,
+        executors_idle=idle_now,
+        executor_idle_max_seconds=idle_max_ms / 1000,
+        cores=cores,
+        cache=cache,
+        losses=tuple(storage.losses),
+        uncached_reuse=stages.uncached_reuse(),
+        uncached_recompute_seconds=stages.uncached_recompute_ms / 1000,
+        findings=tuple(state.findings.kept),
+        findings_by_kind=dict(sorted(state.findings.by_kind.items())),
+        tasks=TaskFigures(
+            success=tasks.by_status[TaskStatus.SUCCESS],
+            failed=tasks.by_status[TaskStatus.FAILED],
+            killed=tasks.by_status[TaskStatus.KILLED],
+            resubmitted=tasks.by_status[TaskStatus.RESUBMITTED],
+            running=len(tasks.running),
+            run_seconds=tasks.run_ms / 1000,
+            cpu_seconds=tasks.cpu_ns / 1e9,
+            gc_seconds=tasks.gc_ms / 1000,
+        ),
+        jobs_started=stages.jobs_started,
+        jobs_finished=stages.jobs_finished,
+        stages_completed=stages.stages_completed,
+        stages_failed=stages.stages_failed,
+        rdds=storage.rdd_reports(),
+        listener=ListenerFigures(
+            offered=state.listener_offered,
+            dropped=state.listener_dropped,
+            processing_seconds=state.listener_processing_ns / 1e9,
+            reconnects=state.listener_reconnects,
+        ),
+        over_limit=dict(sorted(state.over_limit.items())),
+        incomplete_reasons=tuple(reasons),
+        detail=detail,
+        executors=records,
+        timeline=timeline,
+        what_if=replay,
+        advice=advice,
+        transport=transport,
+        source=source,
+    )
