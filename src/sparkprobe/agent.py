@@ -18,9 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from sparkprobe._logging import get_logger
+from sparkprobe.analysis.report import build_report
 from sparkprobe.analysis.state import AppState, Limits
 from sparkprobe.events import AppEnd, AppStart, Event, ListenerStats
-from sparkprobe.outputs.logs import get_logger
+from sparkprobe.model import AgentHealth, AppReport, Finding, Transport
 from sparkprobe.sources.wire import WIRE_VERSION, BadLine, decode_line, parse_hello
 
 __all__ = ["Agent", "AppRecord", "parse_hostport"]
@@ -65,13 +67,22 @@ class AppRecord:
     gaps: list[list[int]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
 
+    def transport(self) -> Transport:
+        """What the agent knows of this app's stream, for its report."""
+        return Transport(
+            events_received=self.events_received,
+            closed_by_timeout=self.closed_by_timeout,
+            gaps=tuple((g[0], g[1]) for g in self.gaps),
+        )
+
 
 class Agent:
     """Accepts listener connections and keeps the state of every application they report.
 
     ``token``: required in every hello when set. ``retention_s``: how long a finished app keeps its
     series. ``app_timeout_s``: an app whose driver disconnected without ApplicationEnd is closed
-    after this long. ``on_app_end`` is called (on the agent thread) with each finished app.
+    after this long. ``on_app_end`` is called (on the agent thread) with each finished app's
+    headline report; ``on_finding`` with each finding as it is made.
     ``ssl_context``: serve the event port over TLS with this server context
     (:func:`sparkprobe.tls.server_context`); failed handshakes are counted and logged.
     """
@@ -85,8 +96,8 @@ class Agent:
         limits: Limits | None = None,
         max_apps: int = 1000,
         max_line_bytes: int = 1 << 20,
-        on_app_end: Callable[[AppRecord], None] | None = None,
-        on_finding: Callable[[AppRecord, dict[str, Any]], None] | None = None,
+        on_app_end: Callable[[AppReport], None] | None = None,
+        on_finding: Callable[[AppRecord, Finding], None] | None = None,
         log_findings: bool = True,
         ssl_context: ssl.SSLContext | None = None,
     ) -> None:
@@ -192,27 +203,47 @@ class Agent:
                 return None
             return list(self.apps.values())[-1]
 
+    def report(self, rec: AppRecord, now_ms: int | None = None, *, detail: bool = True) -> AppReport:
+        """The app's report (:func:`~sparkprobe.analysis.report.build_report`) with its transport facts.
+
+        Measured to ``now_ms`` (default: the wall clock now) while the app runs. ``detail=False``:
+        the headline only, what a scrape or a push needs.
+        """
+        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        with self.lock:
+            return build_report(rec.state, now, detail=detail, transport=rec.transport())
+
     def snapshot(self, app_id: str | None = None, now_ms: int | None = None) -> dict[str, Any]:
-        """One app's figures in the report schema's app shape ({} when unknown)."""
+        """One app's full report as its JSON object (docs/report-schema.md); {} when unknown."""
         with self.lock:
             rec = self.app(app_id)
             if rec is None:
                 return {}
-            return self.summarize(rec, now_ms)
+            return self.report(rec, now_ms).to_json()
 
-    def summarize(self, rec: AppRecord, now_ms: int | None = None, *, detail: bool = True) -> dict[str, Any]:
-        """The app's summary plus what the transport knows (events received, gap flags).
+    def metrics_snapshot(self) -> tuple[list[AppReport], AgentHealth]:
+        """Headline reports of every app held, and the agent's own figures, taken at one instant.
 
-        ``detail=False``: without the report-only parts (see :meth:`AppState.summary`).
+        The narrow source :class:`sparkprobe.outputs.prometheus.AgentCollector` reads.
         """
-        now = now_ms if now_ms is not None else int(time.time() * 1000)
+        now = int(time.time() * 1000)
         with self.lock:
-            out = rec.state.summary(now, detail=detail)
-            out["events_received"] = rec.events_received
-            out["incomplete"] = bool(rec.closed_by_timeout or rec.state.listener_dropped > 0 or rec.gaps)
-            out["closed_by_timeout"] = rec.closed_by_timeout
-            out["gaps"] = [list(g) for g in rec.gaps]
-            return out
+            reports = [build_report(r.state, now, detail=False, transport=r.transport()) for r in self.apps.values()]
+            health = AgentHealth(
+                bad_lines=dict(self.bad_lines),
+                rejected=dict(self.rejected),
+                connections_open=self.connections_open,
+                connections_total=self.connections_total,
+                apps_held=len(self.apps),
+                apps_over_limit=self.apps_dropped_over_limit,
+                tls_handshake_failures=self.tls_handshake_failures if self.ssl_context is not None else None,
+            )
+        return reports, health
+
+    def app_names(self) -> list[str]:
+        """``name (id)`` of every app held, for the metrics landing page."""
+        with self.lock:
+            return [f"{r.state.app_name} ({r.state.app_id})" for r in self.apps.values()]
 
     # ------------------------------------------------------------------ feeding
     def ingest(self, rec: AppRecord, events: list[Event]) -> None:
@@ -250,32 +281,32 @@ class Agent:
         if ended and rec.ended_at is None:
             self._finish(rec)
 
-    def _report_finding(self, rec: AppRecord, finding: dict[str, Any]) -> None:
+    def _report_finding(self, rec: AppRecord, finding: Finding) -> None:
         if self.log_findings:
-            fields = {k: v for k, v in finding.items() if k not in ("kind", "message")}
-            self._log.warning(finding["kind"], app_id=rec.state.app_id, app_name=rec.state.app_name, **fields)
+            fields = {k: v for k, v in finding.to_json().items() if k not in ("kind", "message")}
+            self._log.warning(finding.kind.value, app_id=rec.state.app_id, app_name=rec.state.app_name, **fields)
         if self.on_finding is not None:
             self.on_finding(rec, finding)
 
     def _finish(self, rec: AppRecord) -> None:
         rec.ended_at = time.monotonic()
-        s = self.summarize(rec, detail=False)  # the log line needs headline figures only
+        report = self.report(rec, detail=False)  # the log line and the hooks need headline figures only
         self._log.info(
             "app_ended",
-            app_id=s["app_id"],
-            app_name=s["app_name"],
-            executors_added=s["executors_added"],
-            tasks_succeeded=s["tasks"]["success"],
-            idle_core_seconds=round(s["idle_core_seconds"], 3),
-            cache_lost_blocks=s["cache_lost_blocks"],
-            cache_lost_bytes=s["cache_lost_bytes"],
-            incomplete=s["incomplete"],
+            app_id=report.app_id,
+            app_name=report.app_name,
+            executors_added=report.executors_added,
+            tasks_succeeded=report.tasks.success,
+            idle_core_seconds=round(report.cores.idle_core_seconds, 3),
+            cache_lost_blocks=report.cache.lost_blocks,
+            cache_lost_bytes=report.cache.lost_bytes,
+            incomplete=report.incomplete,
         )
         if self.on_app_end is not None:
             try:
-                self.on_app_end(rec)
+                self.on_app_end(report)
             except Exception as exc:  # noqa: BLE001 - an exporter failing must not stop the agent
-                self._log.error("app_end_hook_failed", app_id=s["app_id"], error=str(exc))
+                self._log.error("app_end_hook_failed", app_id=report.app_id, error=str(exc))
 
     def _record_for(self, app_id: str) -> AppRecord | None:
         with self.lock:

@@ -13,12 +13,13 @@ import secrets
 import sys
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
-from sparkprobe._jar import LISTENER_CLASS, jar_path
-from sparkprobe.agent import Agent, AppRecord, parse_hostport
-from sparkprobe.analysis.state import Limits
-from sparkprobe.outputs.prometheus import MetricsServer
+from sparkprobe._jar import LISTENER_CLASS, jar_path, listener_confs
+from sparkprobe.agent import Agent, AppRecord
+from sparkprobe.model import AppReport
+from sparkprobe.service import AgentService, AgentSettings
 
 __all__ = ["Probe", "attach", "configure"]
 
@@ -26,32 +27,36 @@ __all__ = ["Probe", "attach", "configure"]
 class Probe:
     """A running profile of one Spark application: figures, /metrics, and ``close()``."""
 
-    def __init__(self, agent: Agent, metrics: MetricsServer | None) -> None:
-        """Wrap an agent (already listening) and its optional metrics server."""
-        self.agent = agent
-        self.metrics = metrics
+    def __init__(self, service: AgentService) -> None:
+        """Wrap a started :class:`~sparkprobe.service.AgentService`."""
+        self.service = service
+        assert service.agent is not None, "service not started"
+        self.agent: Agent = service.agent
         self.app_id: str | None = None
         self._listener: Any = None
         self._jsc: Any = None
-        self._exporter: Any = None
 
     @property
     def endpoint(self) -> str:
         """``host:port`` the listener sends to."""
-        assert self.agent.address is not None
-        return f"{self.agent.address[0]}:{self.agent.address[1]}"
+        return self.service.endpoint
 
     @property
     def metrics_url(self) -> str | None:
         """The /metrics URL, or None when started without ``metrics``."""
-        return self.metrics.url if self.metrics is not None else None
+        return self.service.metrics_url
 
     def record(self) -> AppRecord | None:
         """The agent's record of this app (None until its first event arrived)."""
         return self.agent.app(self.app_id)
 
+    def report(self) -> AppReport | None:
+        """The app's typed report, measured to now while it runs (None before its first event)."""
+        rec = self.record()
+        return self.agent.report(rec) if rec is not None else None
+
     def snapshot(self) -> dict[str, Any]:
-        """All figures of the app (docs/report-schema.md, one app), measured to now while it runs."""
+        """All figures of the app as the JSON report's app object (docs/report-schema.md); {} before any."""
         return self.agent.snapshot(self.app_id)
 
     def wait_for(self, predicate: Any, timeout_s: float = 30.0) -> dict[str, Any]:
@@ -91,11 +96,7 @@ class Probe:
             except Exception:  # noqa: BLE001 - the JVM may already be gone at interpreter exit
                 pass
             self._listener = None
-        if self.metrics is not None:
-            self.metrics.stop()
-        self.agent.stop()
-        if self._exporter is not None:
-            self._exporter.close(10)
+        self.service.stop()
 
     def __enter__(self) -> Probe:
         """Use as a context manager: ``with attach(spark) as probe: ...``."""
@@ -150,23 +151,11 @@ def _install_callsites(spark: Any) -> None:
                 _callsite_patches.append((cls, name, method))
 
 
-def _start(metrics: str | None, limits: Limits | None, token: str, pushgateway: str | None) -> Probe:
-    agent = Agent(token=token, limits=limits)
-    agent.start("127.0.0.1", 0)
-    server = None
-    if metrics is not None:
-        server = MetricsServer(agent)
-        try:
-            server.start(*parse_hostport(metrics))
-        except OSError:
-            agent.stop()
-            raise
-    probe = Probe(agent, server)
-    if pushgateway:
-        from sparkprobe.outputs.pushgateway import PushgatewayExporter
-
-        probe._exporter = PushgatewayExporter(pushgateway).install(agent)
-    return probe
+def _start(metrics: str | None, idle_threshold_s: float | None, token: str, pushgateway: str | None) -> Probe:
+    settings = AgentSettings(listen="127.0.0.1:0", metrics=metrics, token=token, pushgateway=pushgateway)
+    if idle_threshold_s is not None:
+        settings = replace(settings, idle_threshold_s=idle_threshold_s)
+    return Probe(AgentService(settings).start())
 
 
 def _load_listener_class(sc: Any) -> Any:
@@ -186,8 +175,8 @@ def _load_listener_class(sc: Any) -> Any:
 
 
 def attach(
-    spark: Any, metrics: str | None = "127.0.0.1:0", *, limits: Limits | None = None, callsites: bool = True,
-    pushgateway: str | None = None,
+    spark: Any, metrics: str | None = "127.0.0.1:0", *, idle_threshold_s: float | None = None,
+    callsites: bool = True, pushgateway: str | None = None,
 ) -> Probe:
     """Profile a running PySpark session that was started with no sparkprobe settings.
 
@@ -195,12 +184,14 @@ def attach(
     still knows (the app, its live executors, its cached blocks), registers the listener, and
     serves /metrics on ``metrics`` (``None``: no server; port 0: a free port). ``callsites``
     names DataFrame jobs after the user's Python line (see ``_DF_ACTIONS``). ``pushgateway``
-    (a URL) receives the app's final figures when it ends.
+    (a URL) receives the app's final figures when it ends (its push counters are on /metrics).
+    ``idle_threshold_s`` overrides the agent's idle-finding threshold.
+    Raises :class:`~sparkprobe.service.ServiceError` when /metrics cannot be served there.
     """
     sc = spark.sparkContext
     jsc = sc._jsc.sc()
     token = secrets.token_hex(16)
-    probe = _start(metrics, limits, token, pushgateway)
+    probe = _start(metrics, idle_threshold_s, token, pushgateway)
     try:
         conf = jsc.conf().clone()
         conf.set("spark.sparkprobe.endpoint", probe.endpoint)
@@ -226,8 +217,8 @@ def attach(
 
 
 def configure(
-    builder: Any, metrics: str | None = "127.0.0.1:0", *, limits: Limits | None = None, callsites: bool = True,
-    pushgateway: str | None = None,
+    builder: Any, metrics: str | None = "127.0.0.1:0", *, idle_threshold_s: float | None = None,
+    callsites: bool = True, pushgateway: str | None = None,
 ) -> Probe:
     """Set a ``SparkSession.builder`` up so the session it builds is profiled from its start.
 
@@ -238,18 +229,16 @@ def configure(
     ``pushgateway`` (a URL) receives the app's final figures when it ends.
     """
     token = secrets.token_hex(16)
-    probe = _start(metrics, limits, token, pushgateway)
+    probe = _start(metrics, idle_threshold_s, token, pushgateway)
     options = getattr(builder, "_options", {})
-    jars = [j for j in str(options.get("spark.jars", "")).split(",") if j]
-    listeners = [c for c in str(options.get("spark.extraListeners", "")).split(",") if c]
-    if jar_path() not in jars:
-        jars.append(jar_path())
-    if LISTENER_CLASS not in listeners:
-        listeners.append(LISTENER_CLASS)
-    builder.config("spark.jars", ",".join(jars))
-    builder.config("spark.extraListeners", ",".join(listeners))
-    builder.config("spark.sparkprobe.endpoint", probe.endpoint)
-    builder.config("spark.sparkprobe.token", token)
+    confs = listener_confs(
+        probe.endpoint,
+        token,
+        jars=str(options.get("spark.jars", "")).split(","),
+        listeners=str(options.get("spark.extraListeners", "")).split(","),
+    )
+    for key, value in confs.items():
+        builder.config(key, value)
     if callsites:
         _patch_builder_for_callsites(builder)
     return probe

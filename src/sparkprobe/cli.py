@@ -12,19 +12,11 @@ import threading
 from collections.abc import Sequence
 
 from sparkprobe._jar import JarMissing, jar_path
+from sparkprobe._logging import configure_logging, get_logger
 from sparkprobe._version import __version__
-from sparkprobe.agent import Agent, parse_hostport
-from sparkprobe.analysis.state import Limits
-from sparkprobe.outputs.logs import configure_logging, get_logger
+from sparkprobe.service import DEFAULTS, AgentService, AgentSettings, ServiceError
 
 __all__ = ["main"]
-
-DEFAULT_LISTEN = "127.0.0.1:7733"
-DEFAULT_METRICS = "127.0.0.1:9733"
-
-
-def _is_loopback(host: str) -> bool:
-    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def _cmd_jar(_: argparse.Namespace) -> int:
@@ -33,65 +25,32 @@ def _cmd_jar(_: argparse.Namespace) -> int:
 
 
 def _cmd_agent(args: argparse.Namespace) -> int:
-    from sparkprobe.outputs.prometheus import MetricsServer
-
     configure_logging(json=args.log_json)
     log = get_logger()
+    settings = AgentSettings(
+        listen=args.listen,
+        metrics=args.metrics,
+        token=args.token or "",
+        retention_s=args.retention,
+        app_timeout_s=args.app_timeout,
+        max_apps=args.max_apps,
+        idle_threshold_s=args.idle_threshold,
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        metrics_tls_cert=args.metrics_tls_cert,
+        metrics_tls_key=args.metrics_tls_key,
+        pushgateway=args.pushgateway,
+        pushgateway_job=args.pushgateway_job,
+        pushgateway_per_run=args.pushgateway_per_run,
+    )
+    service = AgentService(settings)
     try:
-        listen = parse_hostport(args.listen)
-        metrics = parse_hostport(args.metrics)
-    except ValueError as exc:
+        service.start()
+    except ServiceError as exc:
         print(f"sparkprobe agent: {exc}", file=sys.stderr)
         return 2
-    if not _is_loopback(listen[0]) and not args.token:
-        print(
-            f"sparkprobe agent: refusing to listen on {listen[0]} without --token: anyone who can "
-            "reach it could feed it data. Pass --token (and set spark.sparkprobe.token), or bind 127.0.0.1.",
-            file=sys.stderr,
-        )
-        return 2
-    limits = Limits(idle_threshold_s=args.idle_threshold)
-    if bool(args.tls_cert) != bool(args.tls_key):
-        print("sparkprobe agent: --tls-cert and --tls-key go together", file=sys.stderr)
-        return 2
-    ssl_context = None
-    if args.tls_cert:
-        from sparkprobe.tls import server_context
-
-        try:
-            ssl_context = server_context(args.tls_cert, args.tls_key)
-        except (OSError, ValueError) as exc:  # ssl.SSLError is an OSError
-            print(f"sparkprobe agent: cannot load --tls-cert/--tls-key: {exc}", file=sys.stderr)
-            return 2
-    agent = Agent(
-        token=args.token or "", retention_s=args.retention, app_timeout_s=args.app_timeout,
-        limits=limits, max_apps=args.max_apps, ssl_context=ssl_context,
-    )
-    if bool(args.metrics_tls_cert) != bool(args.metrics_tls_key):
-        print("sparkprobe agent: --metrics-tls-cert and --metrics-tls-key go together", file=sys.stderr)
-        return 2
-    server = MetricsServer(agent, certfile=args.metrics_tls_cert, keyfile=args.metrics_tls_key)
-    exporter = None
-    if args.pushgateway:
-        from sparkprobe.outputs.pushgateway import PushgatewayExporter
-
-        exporter = PushgatewayExporter(
-            args.pushgateway, job=args.pushgateway_job, per_run=args.pushgateway_per_run
-        ).install(agent)
-        server.registry.register(exporter)  # sparkprobe_pushgateway_pushes_total{result}
-    try:
-        bound = agent.start(*listen)
-    except OSError as exc:
-        print(f"sparkprobe agent: cannot listen on {args.listen}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
-    try:
-        mbound = server.start(*metrics)
-    except OSError as exc:
-        agent.stop()
-        print(f"sparkprobe agent: cannot serve metrics on {args.metrics}: {exc.strerror or exc}", file=sys.stderr)
-        return 2
     log.info(
-        "agent_started", listen=f"{bound[0]}:{bound[1]}", tls=ssl_context is not None, metrics=server.url,
+        "agent_started", listen=service.endpoint, tls=settings.tls_cert is not None, metrics=service.metrics_url,
         version=__version__,
     )
     stop = threading.Event()
@@ -99,11 +58,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
     log.info("agent_stopping")
-    server.stop()
-    agent.stop()
-    if exporter is not None:
-        exporter.close(10)
-    del mbound
+    service.stop()
     return 0
 
 
@@ -120,7 +75,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_submit(args: argparse.Namespace) -> int:
-    from sparkprobe.submit import run_submit
+    from sparkprobe.submit.run import run_submit
 
     return run_submit(args)
 
@@ -137,24 +92,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_jar)
 
     p = sub.add_parser("agent", help="receive listener streams and serve Prometheus metrics")
-    p.add_argument("--listen", default=DEFAULT_LISTEN, help=f"event port HOST:PORT (default {DEFAULT_LISTEN})")
-    p.add_argument("--metrics", default=DEFAULT_METRICS, help=f"/metrics HOST:PORT (default {DEFAULT_METRICS})")
+    d = DEFAULTS
+    p.add_argument("--listen", default=d.listen, help=f"event port HOST:PORT (default {d.listen})")
+    p.add_argument("--metrics", default=d.metrics, help=f"/metrics HOST:PORT (default {d.metrics})")
     p.add_argument("--token", default=None, help="shared secret every listener must send (spark.sparkprobe.token)")
-    p.add_argument("--retention", type=float, default=300.0, help="seconds a finished app keeps its series (300)")
     p.add_argument(
-        "--app-timeout", type=float, default=300.0,
-        help="seconds after its driver disconnected without ApplicationEnd before an app is closed (300)",
+        "--retention", type=float, default=d.retention_s,
+        help=f"seconds a finished app keeps its series ({d.retention_s:g})",
     )
-    p.add_argument("--max-apps", type=int, default=1000, help="applications tracked at once (1000)")
     p.add_argument(
-        "--idle-threshold", type=float, default=60.0,
-        help="seconds an executor may sit idle before it is a finding (60)",
+        "--app-timeout", type=float, default=d.app_timeout_s,
+        help="seconds after its driver disconnected without ApplicationEnd before an app is closed "
+        f"({d.app_timeout_s:g})",
+    )
+    p.add_argument("--max-apps", type=int, default=d.max_apps, help=f"applications tracked at once ({d.max_apps})")
+    p.add_argument(
+        "--idle-threshold", type=float, default=d.idle_threshold_s,
+        help=f"seconds an executor may sit idle before it is a finding ({d.idle_threshold_s:g})",
     )
     p.add_argument(
         "--pushgateway", default=None, metavar="URL",
         help="push each finished app's final figures to this Pushgateway, e.g. http://host:9091",
     )
-    p.add_argument("--pushgateway-job", default="sparkprobe", help="job label of pushed groups (sparkprobe)")
+    p.add_argument(
+        "--pushgateway-job", default=d.pushgateway_job, help=f"job label of pushed groups ({d.pushgateway_job})"
+    )
     p.add_argument(
         "--pushgateway-per-run", action="store_true",
         help="one Pushgateway group per app run (app_id in the grouping key) instead of one per app name",
@@ -186,7 +148,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "submit", help="run spark-submit with the listener wired to an in-process agent; report at the end"
     )
-    from sparkprobe.submit import add_arguments
+    from sparkprobe.submit.cli import add_arguments
 
     add_arguments(p)
     p.set_defaults(func=_cmd_submit)

@@ -8,14 +8,13 @@ what sparkprobe saw. /metrics is served the whole time.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import sys
 from typing import Any
 
+from sparkprobe._logging import configure_logging
 from sparkprobe.bridge import configure
-from sparkprobe.outputs.logs import configure_logging
-from sparkprobe.outputs.report import format_text
+from sparkprobe.outputs.report import format_text, write_json
 
 __all__ = ["DEMO_CONF", "run_demo"]
 
@@ -69,16 +68,21 @@ def run_demo(args: argparse.Namespace) -> int:
     finally:
         spark.stop()
     _say("act 4: what sparkprobe saw")
-    snap = probe.wait_for(lambda s: not s["running"], timeout_s=15)
-    print(format_text(snap))
+    probe.wait_for(lambda s: not s["running"], timeout_s=15)
+    report = probe.report()
+    if report is None:
+        _say("the listener never reached the agent: nothing to report")
+        probe.close()
+        return 1
+    print(format_text(report))
     if args.json_out:
         with open(args.json_out, "w", encoding="utf-8") as fh:
-            json.dump(snap, fh, indent=2, sort_keys=True, default=str)
+            write_json([report], fh)
     if args.report:
         from sparkprobe.outputs.html import render_html
 
         with open(args.report, "w", encoding="utf-8") as fh:
-            fh.write(render_html([snap]))
+            fh.write(render_html([report]))
         _say(f"HTML report with the executor timeline: {os.path.abspath(args.report)}")
     probe.close()
     return 0

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import sys
 import time
-from collections.abc import Iterator
-from typing import Any, TextIO
+from collections.abc import Callable, Iterator
+from typing import TextIO
 
+from sparkprobe.analysis.report import build_report
 from sparkprobe.analysis.state import AppState, Limits
+from sparkprobe.model import AppReport, SourceInfo
 from sparkprobe.outputs.report import format_text, write_json
 from sparkprobe.sources.codecs import UnsupportedCodec
 from sparkprobe.sources.eventlog import LogReader, LogSource, discover
@@ -41,9 +44,9 @@ class _Progress:
 
 
 def analyze_source(
-    source: LogSource, limits: Limits | None = None, progress: Any = None
-) -> dict[str, Any]:
-    """Read one application's log and return its figures in the report schema's app shape."""
+    source: LogSource, limits: Limits | None = None, progress: Callable[[int], None] | None = None
+) -> AppReport:
+    """Read one application's log and return its report (``progress`` is told the events read)."""
     reader = LogReader(source)
     state = AppState(limits=limits)
     apply = state.apply
@@ -51,26 +54,22 @@ def analyze_source(
         apply(event)
         if progress is not None and n % 65536 == 0:
             progress(n)
-    summary = state.summary(now_ms=None)
     stats = reader.stats
-    summary["bad_lines"] = stats.bad_lines
-    summary["incomplete"] = state.end_ms is None
-    summary["source"] = {
-        "name": source.name,
-        "layout": source.layout,
-        "in_progress": source.in_progress,
-        "codecs": list(stats.codecs),
-        "lines": stats.lines,
-        "events": stats.events,
-        "ignored": stats.ignored,
-        "truncated_last_line": stats.truncated_last_line,
-        "bytes_compressed": stats.bytes_compressed,
-        "bytes_decompressed": stats.bytes_decompressed,
-        "bad_line_samples": [
-            {"part": b.part, "line": b.line, "reason": b.reason} for b in stats.bad_samples
-        ],
-    }
-    return summary
+    info = SourceInfo(
+        name=source.name,
+        layout=source.layout,
+        in_progress=source.in_progress,
+        codecs=tuple(stats.codecs),
+        lines=stats.lines,
+        events=stats.events,
+        ignored=stats.ignored,
+        truncated_last_line=stats.truncated_last_line,
+        bytes_compressed=stats.bytes_compressed,
+        bytes_decompressed=stats.bytes_decompressed,
+        bad_lines=stats.bad_lines,
+        bad_line_samples=tuple(stats.bad_samples),
+    )
+    return build_report(state, now_ms=None, source=info)
 
 
 def run_analyze(args: argparse.Namespace) -> int:
@@ -84,12 +83,12 @@ def run_analyze(args: argparse.Namespace) -> int:
         print(f"sparkprobe analyze: no Spark event log found in {' '.join(args.paths)}", file=sys.stderr)
         return 2
     progress = _Progress(sys.stderr, len(sources))
-    apps: list[dict[str, Any]] = []
+    apps: list[AppReport] = []
     failed = 0
     for i, source in enumerate(sources, 1):
         progress.update(i, source.name, 0, force=True)
         try:
-            apps.append(analyze_source(source, progress=lambda n, i=i, s=source: progress.update(i, s.name, n)))
+            apps.append(analyze_source(source, progress=functools.partial(progress.update, i, source.name)))
         except UnsupportedCodec as exc:
             failed += 1
             print(f"sparkprobe analyze: {source.name}: {exc}", file=sys.stderr)

@@ -22,6 +22,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from sparkprobe._version import __version__
+from sparkprobe.model import AppReport
 
 __all__ = ["MAX_LANES", "render_html"]
 
@@ -1433,8 +1434,8 @@ document.documentElement.setAttribute('data-sparkprobe-js','ok');
 _CSP = "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; img-src data:"
 
 
-def render_html(apps: Sequence[Mapping[str, Any]], *, title: str | None = None) -> str:
-    """Render app summaries (report schema's app shape) as one self-contained HTML document.
+def render_html(reports: Sequence[AppReport], *, title: str | None = None) -> str:
+    """Render app reports as one self-contained HTML document.
 
     Each app gets its headline figures, an executor timeline (SVG: one lane per executor, busy and
     idle-by-cause shading, cache-loss and removal markers, stages), a cached-bytes chart, its cache
@@ -1442,7 +1443,7 @@ def render_html(apps: Sequence[Mapping[str, Any]], *, title: str | None = None) 
     script; a Content-Security-Policy forbids fetches). Every string from the data is escaped.
     ``title`` overrides the document title.
     """
-    apps = [a if isinstance(a, Mapping) else {} for a in apps]
+    apps = [r.to_json() for r in reports]
     if title is None:
         if len(apps) == 1:
             title = f"sparkprobe · {apps[0].get('app_name') or apps[0].get('app_id') or 'application'}"

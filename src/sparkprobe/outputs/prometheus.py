@@ -1,21 +1,19 @@
-"""Prometheus exposition: a custom collector that builds fresh metric families at every scrape.
+"""Prometheus collectors: metric families built fresh at every scrape from a narrow source.
 
-Nothing is cached between scrapes: each scrape reads the agent's apps under its lock and turns
-their figures into families, the way prometheus/client_python's own collectors do. Every metric
-is listed with its meaning in docs/metrics.md.
+Nothing is cached between scrapes: each scrape asks its :class:`MetricsSource` (the agent, or
+anything else that holds app reports) for the headline report of every app and the source's own
+health, and turns them into families, the way prometheus/client_python's own collectors do.
+Every metric is listed with its meaning in docs/metrics.md (a test holds the two together).
 """
 
 from __future__ import annotations
 
-import html
-import ssl
 import threading
 import time
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from collections.abc import Iterator, Sequence
+from typing import Protocol
 
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
 from prometheus_client.core import (
     CounterMetricFamily,
     GaugeMetricFamily,
@@ -24,18 +22,26 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from sparkprobe.agent import Agent
-from sparkprobe.analysis.causes import REMOVAL_CAUSES
-from sparkprobe.analysis.state import IDLE_CAUSES, TASK_STATUSES
+from sparkprobe.model import AgentHealth, AppReport, IdleCause, RemovalCause, TaskStatus
 
-__all__ = ["AgentCollector", "MetricsServer", "app_families", "make_registry"]
+__all__ = ["AgentCollector", "MetricsSource", "app_families", "make_registry"]
 
 _APP = ["app_id", "app_name"]
+#: Bad-line and rejection reasons, always exposed (a bounded label set).
+BAD_LINE_REASONS = ("json", "schema", "unknown_kind", "too_long")
+REJECT_REASONS = ("bad_hello", "wire_version", "bad_token", "too_many_apps")
 
 
-def app_families(summaries: list[dict[str, Any]]) -> list[Metric]:
-    """The per-app families for these app summaries (also what the Pushgateway receives)."""
+class MetricsSource(Protocol):
+    """What :class:`AgentCollector` reads: app reports and the source's health, at one instant."""
 
+    def metrics_snapshot(self) -> tuple[Sequence[AppReport], AgentHealth]:
+        """Headline reports (``detail=False``) of every app held, and the holder's own figures."""
+        ...
+
+
+def app_families(reports: Sequence[AppReport]) -> list[Metric]:
+    """The per-app families for these app reports (also what the Pushgateway receives)."""
     def gauge(name: str, doc: str, extra: list[str] | None = None, unit: str = "") -> GaugeMetricFamily:
         return GaugeMetricFamily(name, doc, labels=_APP + (extra or []), unit=unit)
 
@@ -94,49 +100,46 @@ def app_families(summaries: list[dict[str, Any]]) -> list[Metric]:
         labels=_APP,
     )
 
-    for s in summaries:
-        app = [s["app_id"], s["app_name"]]
-        info.add_metric(app + [s["spark_version"], s.get("user", "")], 1)
-        running.add_metric(app, 1 if s["running"] else 0)
-        incomplete.add_metric(app, 1 if s.get("incomplete") else 0)
-        start.add_metric(app, s["start_ms"] / 1000)
-        active.add_metric(app, s["executors_active"])
-        idle.add_metric(app, s["executors_idle"])
-        idle_max.add_metric(app, s["executor_idle_max_seconds"])
-        cores.add_metric(
-            app,
-            sum(e["cores"] for e in s["executors"].values() if e["removed_ms"] is None) if s["running"] else 0,
-        )
-        added.add_metric(app, s["executors_added"])
-        for cause in REMOVAL_CAUSES:
-            removed.add_metric(app + [cause], s["removed_by_reason"].get(cause, 0))
-        tasks_running.add_metric(app, s["tasks"]["running"])
-        for status in TASK_STATUSES:
-            tasks_finished.add_metric(app + [status], s["tasks"][status])
-        task_run.add_metric(app, s["tasks"]["run_seconds"])
-        cached_bytes.add_metric(app + ["memory"], s["cached_bytes"]["memory"])
-        cached_bytes.add_metric(app + ["disk"], s["cached_bytes"]["disk"])
-        cached_blocks.add_metric(app, s["cached_blocks"])
-        by_cause = s.get("cache_lost_by_cause", {})
-        for cause in REMOVAL_CAUSES:
-            blocks, nbytes = by_cause.get(cause, (0, 0))
-            lost_blocks.add_metric(app + [cause], blocks)
-            lost_bytes.add_metric(app + [cause], nbytes)
-        replicas_lost.add_metric(app, s["cache_replicas_lost"])
-        migrated.add_metric(app, s["cache_migrated_blocks"])
-        recomputed.add_metric(app, s["cache_recomputed_blocks"])
-        recompute_s.add_metric(app, s["cache_recompute_seconds"])
-        uncached.add_metric(app, s["uncached_recompute_seconds"])
-        allocated.add_metric(app, s["allocated_core_seconds"])
-        busy.add_metric(app, s["busy_core_seconds"])
-        idle_cores.add_metric(app, max(0.0, s["idle_core_seconds"]))
-        for cause in IDLE_CAUSES:
-            idle_by_cause.add_metric(app + [cause], s["idle_by_cause"][cause])
-        for kind, n in s["findings_by_kind"].items():
-            findings.add_metric(app + [kind], n)
-        received.add_metric(app, s.get("events_received", 0))
-        dropped.add_metric(app, s["listener"]["dropped"])
-        processing.add_metric(app, count_value=s["listener"]["offered"], sum_value=s["listener"]["processing_seconds"])
+    for r in reports:
+        app = [r.app_id, r.app_name]
+        c, k, t = r.cores, r.cache, r.tasks
+        info.add_metric(app + [r.spark_version, r.user], 1)
+        running.add_metric(app, 1 if r.running else 0)
+        incomplete.add_metric(app, 1 if r.incomplete else 0)
+        start.add_metric(app, r.start_ms / 1000)
+        active.add_metric(app, r.executors_active)
+        idle.add_metric(app, r.executors_idle)
+        idle_max.add_metric(app, r.executor_idle_max_seconds)
+        cores.add_metric(app, c.cores_active)
+        added.add_metric(app, r.executors_added)
+        for removal in RemovalCause:
+            removed.add_metric(app + [removal.value], r.removed_by_reason.get(removal, 0))
+        tasks_running.add_metric(app, t.running)
+        for status in TaskStatus:
+            tasks_finished.add_metric(app + [status.value], getattr(t, status.value))
+        task_run.add_metric(app, t.run_seconds)
+        cached_bytes.add_metric(app + ["memory"], k.memory_bytes)
+        cached_bytes.add_metric(app + ["disk"], k.disk_bytes)
+        cached_blocks.add_metric(app, k.blocks)
+        for removal in RemovalCause:
+            blocks, nbytes = k.lost_by_cause.get(removal, (0, 0))
+            lost_blocks.add_metric(app + [removal.value], blocks)
+            lost_bytes.add_metric(app + [removal.value], nbytes)
+        replicas_lost.add_metric(app, k.replicas_lost)
+        migrated.add_metric(app, k.migrated_blocks)
+        recomputed.add_metric(app, k.recomputed_blocks)
+        recompute_s.add_metric(app, k.recompute_seconds)
+        uncached.add_metric(app, r.uncached_recompute_seconds)
+        allocated.add_metric(app, c.allocated_core_seconds)
+        busy.add_metric(app, c.busy_core_seconds)
+        idle_cores.add_metric(app, max(0.0, c.idle_core_seconds))
+        for cause in IdleCause:
+            idle_by_cause.add_metric(app + [cause.value], c.idle_by_cause[cause])
+        for kind, n in r.findings_by_kind.items():
+            findings.add_metric(app + [kind.value], n)
+        received.add_metric(app, r.transport.events_received if r.transport is not None else 0)
+        dropped.add_metric(app, r.listener.dropped)
+        processing.add_metric(app, count_value=r.listener.offered, sum_value=r.listener.processing_seconds)
 
     return [
         info, running, incomplete, start, active, idle, idle_max, cores, added, removed,
@@ -147,11 +150,11 @@ def app_families(summaries: list[dict[str, Any]]) -> list[Metric]:
 
 
 class AgentCollector(Collector):
-    """Exposes every app the agent holds, plus the agent's own health, fresh at each scrape."""
+    """Exposes every app a :class:`MetricsSource` holds, plus the source's own health, at each scrape."""
 
-    def __init__(self, agent: Agent) -> None:
-        """Collect from ``agent``."""
-        self.agent = agent
+    def __init__(self, source: MetricsSource) -> None:
+        """Collect from ``source`` (the agent)."""
+        self.source = source
         # Counters measured "to now" (core-seconds, idle seconds) can step back by a few ms when
         # an event dated slightly before the previous scrape arrives; Prometheus would read a
         # reset. Each counter series is exposed as the highest value it has shown.
@@ -176,128 +179,52 @@ class AgentCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         """Build and yield the families (called by the registry at each scrape)."""
         began = time.perf_counter()
-        agent = self.agent
-        with agent.lock:
-            summaries = [agent.summarize(rec, detail=False) for rec in agent.apps.values()]
-            bad = dict(agent.bad_lines)
-            rejected = dict(agent.rejected)
-            conns_open = agent.connections_open
-            conns_total = agent.connections_total
-            apps_over = agent.apps_dropped_over_limit
-            tls_failures = agent.tls_handshake_failures if agent.ssl_context is not None else None
-        yield from self._monotonic(app_families(summaries))
-
-        bad_f = CounterMetricFamily(
-            "sparkprobe_agent_bad_lines", "Lines the agent could not use, by reason.", labels=["reason"]
-        )
-        for reason in ("json", "schema", "unknown_kind", "too_long"):
-            bad_f.add_metric([reason], bad.get(reason, 0))
-        yield bad_f
-        rej = CounterMetricFamily(
-            "sparkprobe_agent_connections_rejected", "Connections refused at the hello, by reason.", labels=["reason"]
-        )
-        for reason in ("bad_hello", "wire_version", "bad_token", "too_many_apps"):
-            rej.add_metric([reason], rejected.get(reason, 0))
-        yield rej
-        yield GaugeMetricFamily("sparkprobe_agent_connections_open", "Open listener connections.", value=conns_open)
-        yield CounterMetricFamily(
-            "sparkprobe_agent_connections", "Listener connections accepted.", value=conns_total
-        )
-        yield GaugeMetricFamily(
-            "sparkprobe_agent_apps", "Applications held (running and within retention).", value=len(summaries)
-        )
-        yield CounterMetricFamily(
-            "sparkprobe_agent_apps_over_limit", "Applications refused because the agent's app cap was reached.",
-            value=apps_over,
-        )
-        if tls_failures is not None:  # only an agent serving TLS on its event port has this family
-            yield CounterMetricFamily(
-                "sparkprobe_agent_tls_handshake_failures",
-                "Connections to the TLS event port whose TLS handshake failed (plain TCP, untrusted certificate...).",
-                value=tls_failures,
-            )
+        reports, health = self.source.metrics_snapshot()
+        yield from self._monotonic(app_families(reports))
+        yield from health_families(health)
         yield GaugeMetricFamily(
             "sparkprobe_agent_collect_duration_seconds", "Time this scrape spent building the families.",
             value=time.perf_counter() - began,
         )
 
 
-def make_registry(agent: Agent) -> CollectorRegistry:
-    """A fresh registry holding only sparkprobe's collector (tests read samples from it)."""
+def health_families(health: AgentHealth) -> list[Metric]:
+    """The agent's self-metrics: what it refused, its connections, its apps."""
+    bad_f = CounterMetricFamily(
+        "sparkprobe_agent_bad_lines", "Lines the agent could not use, by reason.", labels=["reason"]
+    )
+    for reason in BAD_LINE_REASONS:
+        bad_f.add_metric([reason], health.bad_lines.get(reason, 0))
+    rej = CounterMetricFamily(
+        "sparkprobe_agent_connections_rejected", "Connections refused at the hello, by reason.", labels=["reason"]
+    )
+    for reason in REJECT_REASONS:
+        rej.add_metric([reason], health.rejected.get(reason, 0))
+    out: list[Metric] = [
+        bad_f,
+        rej,
+        GaugeMetricFamily("sparkprobe_agent_connections_open", "Open listener connections.",
+                          value=health.connections_open),
+        CounterMetricFamily("sparkprobe_agent_connections", "Listener connections accepted.",
+                            value=health.connections_total),
+        GaugeMetricFamily("sparkprobe_agent_apps", "Applications held (running and within retention).",
+                          value=health.apps_held),
+        CounterMetricFamily(
+            "sparkprobe_agent_apps_over_limit", "Applications refused because the agent's app cap was reached.",
+            value=health.apps_over_limit,
+        ),
+    ]
+    if health.tls_handshake_failures is not None:  # only an agent serving TLS on its event port has it
+        out.append(CounterMetricFamily(
+            "sparkprobe_agent_tls_handshake_failures",
+            "Connections to the TLS event port whose TLS handshake failed (plain TCP, untrusted certificate...).",
+            value=health.tls_handshake_failures,
+        ))
+    return out
+
+
+def make_registry(source: MetricsSource) -> CollectorRegistry:
+    """A fresh registry holding only sparkprobe's collector for ``source`` (tests read samples from it)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(AgentCollector(agent))
+    registry.register(AgentCollector(source))
     return registry
-
-
-_LANDING = """<!doctype html><html><head><meta charset="utf-8"><title>sparkprobe</title></head>
-<body><h1>sparkprobe agent</h1><p>Prometheus metrics: <a href="/metrics">/metrics</a></p>
-<p>Applications: {apps}</p></body></html>"""
-
-
-class MetricsServer:
-    """Serves ``/metrics`` (Prometheus text) and a landing page at ``/``; optional TLS."""
-
-    def __init__(
-        self, agent: Agent, registry: CollectorRegistry | None = None,
-        certfile: str | None = None, keyfile: str | None = None,
-    ) -> None:
-        """Serve ``registry`` (default: one made for ``agent``)."""
-        self.agent = agent
-        self.registry = registry or make_registry(agent)
-        self.certfile = certfile
-        self.keyfile = keyfile
-        self._httpd: ThreadingHTTPServer | None = None
-        self.address: tuple[str, int] | None = None
-
-    def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
-        """Bind and serve on a daemon thread; OSError (port in use) is raised here."""
-        registry = self.registry
-        agent = self.agent
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                path = self.path.split("?", 1)[0]
-                if path == "/metrics":
-                    body = generate_latest(registry)
-                    ctype = CONTENT_TYPE_LATEST
-                elif path == "/":
-                    with agent.lock:
-                        names = [f"{r.state.app_name} ({r.state.app_id})" for r in agent.apps.values()]
-                    body = _LANDING.format(apps=html.escape(", ".join(names) or "none yet")).encode()
-                    ctype = "text/html; charset=utf-8"
-                else:
-                    self.send_error(404)
-                    return
-                self.send_response(200)
-                self.send_header("Content-Type", ctype)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - base signature
-                return  # scrapes are not worth a log line each
-
-        httpd = ThreadingHTTPServer((host, port), Handler)
-        httpd.daemon_threads = True
-        if self.certfile:
-            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-            ctx.load_cert_chain(self.certfile, self.keyfile)
-            httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
-        self._httpd = httpd
-        threading.Thread(target=httpd.serve_forever, name="sparkprobe-metrics", daemon=True).start()
-        self.address = (host, httpd.server_address[1])
-        return self.address
-
-    @property
-    def url(self) -> str:
-        """The /metrics URL."""
-        assert self.address is not None, "server not started"
-        scheme = "https" if self.certfile else "http"
-        return f"{scheme}://{self.address[0]}:{self.address[1]}/metrics"
-
-    def stop(self) -> None:
-        """Stop serving."""
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None

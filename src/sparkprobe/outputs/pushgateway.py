@@ -16,9 +16,10 @@ Prometheus batch-job pattern). ``per_run=True`` adds ``app_id`` to the grouping 
 keeps its own group until :func:`delete_app` removes it (the Pushgateway has no expiry). See
 docs/grafana.md, "Pushgateway".
 
-:class:`PushgatewayExporter` is the agent's ``on_app_end`` hook. It takes the summary on the
-agent's thread (cheap) and pushes from its own worker thread, so a slow or absent Pushgateway never
-blocks the agent's event loop; failures are logged with structlog and counted, never raised.
+:class:`PushgatewayExporter` is the agent's ``on_app_end`` hook (the composition root,
+:mod:`sparkprobe.service`, installs it). It takes the finished app's headline report on the agent's
+thread (cheap) and pushes from its own worker thread, so a slow or absent Pushgateway never blocks
+the agent's event loop; failures are logged with structlog and counted, never raised.
 """
 
 from __future__ import annotations
@@ -27,14 +28,13 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterator
-from typing import Any
 
 from prometheus_client import CollectorRegistry, delete_from_gateway, push_to_gateway
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from sparkprobe.agent import Agent, AppRecord
-from sparkprobe.outputs.logs import get_logger
+from sparkprobe._logging import get_logger
+from sparkprobe.model import AppReport
 from sparkprobe.outputs.prometheus import app_families
 
 __all__ = ["DEFAULT_JOB", "PushgatewayExporter", "app_registry", "delete_app", "grouping_key", "push_app"]
@@ -56,15 +56,15 @@ class _Families(Collector):
         yield from self._families
 
 
-def grouping_key(summary: dict[str, Any], per_run: bool = False) -> dict[str, str]:
+def grouping_key(report: AppReport, per_run: bool = False) -> dict[str, str]:
     """Return the Pushgateway grouping labels (besides ``job``) of this app's group."""
-    key = {"app_name": str(summary.get("app_name", ""))}
+    key = {"app_name": report.app_name}
     if per_run:
-        key["app_id"] = str(summary.get("app_id", ""))
+        key["app_id"] = report.app_id
     return key
 
 
-def app_registry(summary: dict[str, Any], pushed_at: float | None = None) -> CollectorRegistry:
+def app_registry(report: AppReport, pushed_at: float | None = None) -> CollectorRegistry:
     """Build a registry holding only this app's families and ``sparkprobe_last_push_timestamp_seconds``."""
     registry = CollectorRegistry(auto_describe=False)
     stamp = GaugeMetricFamily(
@@ -72,23 +72,20 @@ def app_registry(summary: dict[str, Any], pushed_at: float | None = None) -> Col
         "When sparkprobe last pushed this application's figures (Unix seconds).",
         labels=["app_id", "app_name"],
     )
-    stamp.add_metric(
-        [str(summary.get("app_id", "")), str(summary.get("app_name", ""))],
-        time.time() if pushed_at is None else pushed_at,
-    )
-    registry.register(_Families([*app_families([summary]), stamp]))
+    stamp.add_metric([report.app_id, report.app_name], time.time() if pushed_at is None else pushed_at)
+    registry.register(_Families([*app_families([report]), stamp]))
     return registry
 
 
 def push_app(
     url: str,
-    summary: dict[str, Any],
+    report: AppReport,
     job: str = DEFAULT_JOB,
     timeout: float = 10,
     *,
     per_run: bool = False,
 ) -> None:
-    """PUT one app's figures (a summary from ``Agent.summarize``) to the Pushgateway at ``url``.
+    """PUT one app's figures (its headline report) to the Pushgateway at ``url``.
 
     Replaces the group ``{job, app_name}`` (plus ``app_id`` with ``per_run``). Raises what the
     HTTP request raises (``OSError``/``urllib.error.URLError`` when unreachable or refused);
@@ -97,8 +94,8 @@ def push_app(
     push_to_gateway(
         url,
         job=job,
-        registry=app_registry(summary),
-        grouping_key=grouping_key(summary, per_run),
+        registry=app_registry(report),
+        grouping_key=grouping_key(report, per_run),
         timeout=timeout,
     )
 
@@ -118,7 +115,7 @@ def delete_app(
 
 
 class PushgatewayExporter(Collector):
-    """Pushes every finished app to a Pushgateway: use as ``Agent.on_app_end`` (see :meth:`install`).
+    """Pushes every finished app to a Pushgateway: call it with each finished app's report.
 
     Counters, readable as attributes and exposed as ``sparkprobe_pushgateway_pushes_total{result}``
     when this object is registered on the agent's metrics registry: ``success``, ``failure`` (every
@@ -131,7 +128,6 @@ class PushgatewayExporter(Collector):
         url: str,
         job: str = DEFAULT_JOB,
         *,
-        agent: Agent | None = None,
         timeout: float = 10,
         per_run: bool = False,
         attempts: int = 3,
@@ -142,7 +138,6 @@ class PushgatewayExporter(Collector):
         """Push to ``url`` (``http://host:9091``); nothing runs until the first finished app."""
         self.url = url
         self.job = job
-        self.agent = agent
         self.timeout = timeout
         self.per_run = per_run
         self.attempts = max(1, attempts)
@@ -151,7 +146,7 @@ class PushgatewayExporter(Collector):
         self.lock = threading.Lock()
         self.counts: dict[str, int] = dict.fromkeys(RESULTS, 0)
         self.last_error: str | None = None
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=max_pending)
+        self._queue: queue.Queue[AppReport | None] = queue.Queue(maxsize=max_pending)
         self._thread: threading.Thread | None = None
         self._closed = False
         self._log = get_logger(output="pushgateway")
@@ -176,76 +171,34 @@ class PushgatewayExporter(Collector):
         with self.lock:
             self.counts[result] += 1
 
-    # ------------------------------------------------------------------ wiring
-    def install(self, agent: Agent) -> PushgatewayExporter:
-        """Become ``agent.on_app_end`` (keeping a hook already set: it runs first); returns self."""
-        self.agent = agent
-        previous = agent.on_app_end
-        if previous is None or previous is self:
-            agent.on_app_end = self
-        else:
+    # ------------------------------------------------------------------ taking reports
+    def __call__(self, report: AppReport) -> None:
+        """Queue the finished app's push (the agent's ``on_app_end`` signature). Never raises, never blocks."""
+        self.submit(report)
 
-            def both(rec: AppRecord) -> None:
-                try:
-                    previous(rec)
-                finally:
-                    self(rec)
-
-            agent.on_app_end = both
-        return self
-
-    def __call__(self, first: AppRecord | Agent, record: AppRecord | None = None) -> None:
-        """Take the finished app's summary and queue its push. Never raises.
-
-        Called as ``exporter(record)`` (the signature of ``Agent.on_app_end``; the agent is the
-        one given to :meth:`install` or the constructor) or as ``exporter(agent, record)``.
-        """
-        agent: object = self.agent if record is None else first
-        rec: object = first if record is None else record
-        app_id = ""
-        try:
-            assert isinstance(rec, AppRecord), f"not an AppRecord: {type(rec).__name__}"
-            app_id = rec.state.app_id
-            if isinstance(agent, Agent):
-                # The metric families need the headline figures only (what a scrape uses); the
-                # report-only parts cost ~0.5 s for a 1M-task app.
-                summary = agent.summarize(rec, detail=False)
-            else:
-                # No agent at hand: the analyzer's figures plus the transport facts the agent's
-                # summarize() adds (kept in step with Agent.summarize).
-                summary = rec.state.summary(detail=False)
-                summary["events_received"] = rec.events_received
-                summary["incomplete"] = rec.closed_by_timeout or rec.state.listener_dropped > 0
-                summary["closed_by_timeout"] = rec.closed_by_timeout
-            self.submit(summary)
-        except Exception as exc:  # noqa: BLE001 - an exporter must never break the agent
-            self._count("failure")
-            self.last_error = str(exc)
-            self._log.error("pushgateway_push_failed", app_id=app_id, error=str(exc))
-
-    def submit(self, summary: dict[str, Any]) -> None:
-        """Queue one app summary for pushing (from any thread). Never raises, never blocks."""
+    def submit(self, report: AppReport) -> None:
+        """Queue one app's push (from any thread). Never raises, never blocks."""
         if self._closed:
             self._count("dropped")
             return
         self._ensure_worker()
         try:
-            self._queue.put_nowait(summary)
+            self._queue.put_nowait(report)
         except queue.Full:
             self._count("dropped")
             self._log.warning(
                 "pushgateway_push_dropped",
-                app_id=summary.get("app_id"),
-                app_name=summary.get("app_name"),
+                app_id=report.app_id,
+                app_name=report.app_name,
                 note="too many pushes pending: the Pushgateway is slow or unreachable",
             )
 
-    def push_now(self, summary: dict[str, Any]) -> bool:
-        """Push one summary on the calling thread, with retries; True on success. Never raises."""
+    def push_now(self, report: AppReport) -> bool:
+        """Push one app's report on the calling thread, with retries; True on success. Never raises."""
         error = ""
         for attempt in range(1, self.attempts + 1):
             try:
-                self._push(self.url, summary, job=self.job, timeout=self.timeout, per_run=self.per_run)
+                self._push(self.url, report, job=self.job, timeout=self.timeout, per_run=self.per_run)
             except Exception as exc:  # noqa: BLE001 - URLError, OSError, ValueError: all are counted
                 error = f"{type(exc).__name__}: {exc}"
                 if attempt < self.attempts:
@@ -254,8 +207,8 @@ class PushgatewayExporter(Collector):
             self._count("success")
             self._log.info(
                 "pushgateway_pushed",
-                app_id=summary.get("app_id"),
-                app_name=summary.get("app_name"),
+                app_id=report.app_id,
+                app_name=report.app_name,
                 url=self.url,
                 job=self.job,
             )
@@ -264,8 +217,8 @@ class PushgatewayExporter(Collector):
         self.last_error = error
         self._log.error(
             "pushgateway_push_failed",
-            app_id=summary.get("app_id"),
-            app_name=summary.get("app_name"),
+            app_id=report.app_id,
+            app_name=report.app_name,
             url=self.url,
             attempts=self.attempts,
             error=error,
@@ -280,11 +233,11 @@ class PushgatewayExporter(Collector):
 
     def _run(self) -> None:
         while True:
-            summary = self._queue.get()
+            report = self._queue.get()
             try:
-                if summary is None:
+                if report is None:
                     return
-                self.push_now(summary)
+                self.push_now(report)
             finally:
                 self._queue.task_done()
 

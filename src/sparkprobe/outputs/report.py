@@ -1,17 +1,26 @@
 """Reports: the text a person reads in a terminal, and the versioned JSON document.
 
-The JSON shape is ``docs/report-schema.md``; bump :data:`REPORT_SCHEMA` on any incompatible change.
+The JSON shape is ``docs/report-schema.md``, made by :meth:`sparkprobe.model.AppReport.to_json`;
+bump :data:`~sparkprobe.model.REPORT_SCHEMA` on any incompatible change.
 """
 
 from __future__ import annotations
 
 import json
-from typing import Any, TextIO
+import textwrap
+from collections.abc import Iterable
+from typing import TextIO
+
+from sparkprobe.model import REPORT_SCHEMA, AppReport, IncompleteReason
 
 __all__ = ["REPORT_SCHEMA", "format_bytes", "format_text", "to_json", "write_json"]
 
-#: Version of the JSON report document.
-REPORT_SCHEMA = 1
+_INCOMPLETE_TEXT = {
+    IncompleteReason.LISTENER_DROPS: "the listener dropped events",
+    IncompleteReason.GAPS: "events are missing from parts of the stream",
+    IncompleteReason.CLOSED_BY_TIMEOUT: "the driver went away without ApplicationEnd",
+    IncompleteReason.NO_APPLICATION_END: "the log has no ApplicationEnd: figures end at its last event",
+}
 
 
 def format_bytes(n: float) -> str:
@@ -23,65 +32,75 @@ def format_bytes(n: float) -> str:
     return f"{n:.1f} TiB"  # pragma: no cover
 
 
-def format_text(app: dict[str, Any]) -> str:
+def format_text(app: AppReport) -> str:
     """One app's report for a terminal: headline waste and loss first, then findings and advice."""
     lines: list[str] = []
-    name = app.get("app_name") or "?"
-    lines.append(f"== {name} ({app.get('app_id') or 'no app id'}), Spark {app.get('spark_version') or '?'}")
-    alloc = app["allocated_core_seconds"]
-    idle = app["idle_core_seconds"]
+    name = app.app_name or "?"
+    lines.append(f"== {name} ({app.app_id or 'no app id'}), Spark {app.spark_version or '?'}")
+    c, k, t = app.cores, app.cache, app.tasks
+    alloc = c.allocated_core_seconds
+    idle = c.idle_core_seconds
     share = (idle / alloc * 100) if alloc > 0 else 0.0
     lines.append(
         f"  idle cores      {idle:,.1f} of {alloc:,.1f} core-seconds allocated ({share:.0f}% idle); "
-        f"busy {app['busy_core_seconds']:,.1f}"
+        f"busy {c.busy_core_seconds:,.1f}"
     )
-    causes = ", ".join(f"{c} {s:,.1f}s" for c, s in app["idle_by_cause"].items() if s > 0)
-    idle_s = app["idle_executor_seconds"]
-    lines.append(f"  idle executors  {idle_s:,.1f} executor-seconds" + (f" ({causes})" if causes else ""))
+    causes = ", ".join(f"{cause.value} {s:,.1f}s" for cause, s in c.idle_by_cause.items() if s > 0)
     lines.append(
-        f"  cache lost      {app['cache_lost_blocks']} blocks, {format_bytes(app['cache_lost_bytes'])}; "
-        f"recomputed {app['cache_recomputed_blocks']} blocks in {app['cache_recompute_seconds']:,.1f}s"
+        f"  idle executors  {c.idle_executor_seconds:,.1f} executor-seconds" + (f" ({causes})" if causes else "")
     )
-    removed = ", ".join(f"{k} {v}" for k, v in app["removed_by_reason"].items())
     lines.append(
-        f"  executors       {app['executors_added']} added, {app['executors_removed']} removed"
+        f"  cache lost      {k.lost_blocks} blocks, {format_bytes(k.lost_bytes)}; "
+        f"recomputed {k.recomputed_blocks} blocks in {k.recompute_seconds:,.1f}s"
+        + (" (estimated from tasks: the log has no block updates)" if k.estimated else "")
+    )
+    removed = ", ".join(f"{cause.value} {n}" for cause, n in app.removed_by_reason.items())
+    lines.append(
+        f"  executors       {app.executors_added} added, {app.executors_removed} removed"
         + (f" ({removed})" if removed else "")
     )
-    t = app["tasks"]
     lines.append(
-        f"  tasks           {t['success']} succeeded, {t['failed']} failed, {t['killed']} killed; "
-        f"{t['run_seconds']:,.1f}s of task time"
+        f"  tasks           {t.success} succeeded, {t.failed} failed, {t.killed} killed; "
+        f"{t.run_seconds:,.1f}s of task time"
     )
-    if app.get("bad_lines"):
-        lines.append(f"  bad lines       {app['bad_lines']} skipped (counted, not used)")
-    if app.get("incomplete"):
-        lines.append("  INCOMPLETE      events are missing (listener drops or app closed by timeout)")
-    for loss in app["losses"]:
+    if app.bad_lines:
+        lines.append(f"  bad lines       {app.bad_lines} skipped (counted, not used)")
+    for reason in app.incomplete_reasons:
+        lines.append(f"  INCOMPLETE      {_INCOMPLETE_TEXT[reason]}")
+    for loss in app.losses:
         rdds = "; ".join(
-            f"RDD {r['rdd_id']} {r['name'] or ''} [{r.get('first_stage') or r['callsite'] or '?'}] "
-            f"{r['blocks']} blocks {format_bytes(r['memory_bytes'] + r['disk_bytes'])}"
-            for r in loss["rdds"]
+            f"RDD {r.rdd_id} {r.name or ''} [{r.first_stage or r.callsite or '?'}] "
+            f"{r.blocks} blocks {format_bytes(r.memory_bytes + r.disk_bytes)}"
+            for r in loss.rdds
         )
-        lines.append(f"  loss: executor {loss['exec_id']} ({loss['cause']}: {loss['reason']!r}): {rdds}")
-    if app["findings"]:
+        lines.append(f"  loss: executor {loss.exec_id} ({loss.cause.value}: {loss.reason!r}): {rdds}")
+    if app.findings:
         lines.append("  findings:")
-        lines.extend(f"    - [{f['kind']}] {f['message']}" for f in app["findings"])
-    if app["advice"]:
+        lines.extend(f"    - [{f.kind.value}] {f.message}" for f in app.findings)
+    if app.advice:
         lines.append("  advice:")
-        lines.extend(f"    - {a['message']}" for a in app["advice"])
+        lines.extend(f"    - {a.message}" for a in app.advice)
     return "\n".join(lines)
 
 
-def to_json(apps: list[dict[str, Any]]) -> str:
-    """The versioned JSON report document for these apps."""
-    return json.dumps({"schema": REPORT_SCHEMA, "apps": apps}, indent=2, sort_keys=True, default=str)
+def to_json(apps: Iterable[AppReport]) -> str:
+    """The versioned JSON report document for these apps (the text :func:`write_json` writes)."""
+    return json.dumps(
+        {"schema": REPORT_SCHEMA, "apps": [a.to_json() for a in apps]}, indent=2, sort_keys=True, default=str
+    )
 
 
-def write_json(apps: list[dict[str, Any]], stream: TextIO) -> None:
-    """Write the same document as :func:`to_json` to ``stream`` piece by piece, ending with a newline.
+def write_json(apps: Iterable[AppReport], stream: TextIO) -> None:
+    """Write the same document as :func:`to_json` to ``stream`` one app at a time, ending with a newline.
 
-    The text of a big report is never held whole in memory (for a 1k-executor app the one-string
-    form was the largest allocation of ``sparkprobe analyze``).
+    Only one app's JSON object is held in memory at a time (``apps`` may be a generator), so a
+    report of many big apps never exists whole.
     """
-    json.dump({"schema": REPORT_SCHEMA, "apps": apps}, stream, indent=2, sort_keys=True, default=str)
-    stream.write("\n")
+    stream.write('{\n  "apps": [')
+    first = True
+    for app in apps:
+        text = json.dumps(app.to_json(), indent=2, sort_keys=True, default=str)
+        stream.write(("\n" if first else ",\n") + textwrap.indent(text, "    "))
+        first = False
+    stream.write("]" if first else "\n  ]")
+    stream.write(f',\n  "schema": {REPORT_SCHEMA}\n}}\n')

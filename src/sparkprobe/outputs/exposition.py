@@ -1,0 +1,116 @@
+"""The agent's HTTP endpoint: ``/metrics`` through prometheus_client's own exposition, plus probes.
+
+``/metrics`` is prometheus_client's WSGI app, so content negotiation (Prometheus text or
+OpenMetrics by ``Accept``), gzip (by ``Accept-Encoding``) and ``name[]`` filtering behave exactly as
+in every other client_python exporter. Around it: a landing page at ``/`` listing the apps held,
+``/healthz`` (the process serves) and ``/readyz`` (the agent accepts listener connections), for
+Kubernetes probes. Optional TLS.
+"""
+
+from __future__ import annotations
+
+import html
+import ssl
+import threading
+from collections.abc import Callable, Iterable
+from socketserver import ThreadingMixIn
+from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+from prometheus_client import CollectorRegistry, make_wsgi_app
+
+__all__ = ["MetricsServer"]
+
+_LANDING = """<!doctype html><html><head><meta charset="utf-8"><title>sparkprobe</title></head>
+<body><h1>sparkprobe agent</h1><p>Prometheus metrics: <a href="/metrics">/metrics</a></p>
+<p>Applications: {apps}</p></body></html>"""
+
+#: A WSGI start_response / environ pair, as wsgiref passes them.
+_StartResponse = Callable[[str, list[tuple[str, str]]], Any]
+
+
+class _ThreadingServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
+        return  # scrapes are not worth a log line each
+
+
+class MetricsServer:
+    """Serves ``registry`` at ``/metrics``, a landing page, ``/healthz`` and ``/readyz``; optional TLS.
+
+    ``app_names`` lists the apps for the landing page; ``ready`` answers ``/readyz`` (default:
+    always ready).
+    """
+
+    def __init__(
+        self,
+        registry: CollectorRegistry,
+        *,
+        app_names: Callable[[], list[str]] | None = None,
+        ready: Callable[[], bool] | None = None,
+        certfile: str | None = None,
+        keyfile: str | None = None,
+    ) -> None:
+        """Configure; nothing listens until :meth:`start`."""
+        self.registry = registry
+        self.certfile = certfile
+        self.keyfile = keyfile
+        self._app_names = app_names or (lambda: [])
+        self._ready = ready or (lambda: True)
+        self._metrics_app = make_wsgi_app(registry)
+        self._httpd: WSGIServer | None = None
+        self.address: tuple[str, int] | None = None
+
+    def _wsgi(self, environ: dict[str, Any], start_response: _StartResponse) -> Iterable[bytes]:
+        path = environ.get("PATH_INFO", "/")
+        if path == "/metrics":
+            body: Iterable[bytes] = self._metrics_app(environ, start_response)
+            return body
+        if path == "/":
+            page = _LANDING.format(apps=html.escape(", ".join(self._app_names()) or "none yet")).encode()
+            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+            return [page]
+        if path == "/healthz":
+            start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"ok\n"]
+        if path == "/readyz":
+            if self._ready():
+                start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8")])
+                return [b"ready\n"]
+            start_response("503 Service Unavailable", [("Content-Type", "text/plain; charset=utf-8")])
+            return [b"not ready\n"]
+        start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
+        return [b"not found\n"]
+
+    def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
+        """Bind and serve on a daemon thread; OSError (port in use, bad certificate) is raised here."""
+        httpd = make_server(host, port, self._wsgi, server_class=_ThreadingServer, handler_class=_QuietHandler)
+        if self.certfile:
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            try:
+                ctx.load_cert_chain(self.certfile, self.keyfile)
+            except (OSError, ValueError):
+                httpd.server_close()
+                raise
+            httpd.socket = ctx.wrap_socket(httpd.socket, server_side=True)
+        self._httpd = httpd
+        threading.Thread(target=httpd.serve_forever, name="sparkprobe-metrics", daemon=True).start()
+        self.address = (host, httpd.server_address[1])
+        return self.address
+
+    @property
+    def url(self) -> str:
+        """The /metrics URL."""
+        assert self.address is not None, "server not started"
+        scheme = "https" if self.certfile else "http"
+        return f"{scheme}://{self.address[0]}:{self.address[1]}/metrics"
+
+    def stop(self) -> None:
+        """Stop serving and close the socket."""
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
