@@ -34,8 +34,8 @@ def main() -> int:
     ap.add_argument("--log", default=os.devnull, help="where the agent's structured log goes")
     args = ap.parse_args()
 
+    from sparkprobe._logging import configure_logging
     from sparkprobe.agent import Agent
-    from sparkprobe.outputs.logs import configure_logging
 
     # Production logging (JSON lines, INFO: connections, findings as they happen) into a file, so
     # its cost is counted but no pipe can fill up and stall the agent.
@@ -46,9 +46,10 @@ def main() -> int:
     listen = agent.start("127.0.0.1", 0)
     metrics = None
     if args.metrics:
-        from sparkprobe.outputs.prometheus import MetricsServer
+        from sparkprobe.outputs.exposition import MetricsServer
+        from sparkprobe.outputs.prometheus import make_registry
 
-        server = MetricsServer(agent)
+        server = MetricsServer(make_registry(agent), app_names=agent.app_names)
         metrics = server.start("127.0.0.1", 0)
     print(json.dumps({"listen": list(listen), "metrics": list(metrics) if metrics else None, "pid": os.getpid()}),
           flush=True)

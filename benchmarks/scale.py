@@ -59,8 +59,9 @@ def scrape(agent: AgentProcess) -> dict[str, Any]:
 
 
 def in_process_summary_cost(app_kwargs: dict[str, Any]) -> dict[str, float]:
-    """One app's state rebuilt here: CPU ms of ``AppState.summary`` with the report-only parts
+    """One app's state rebuilt here: CPU ms of ``build_report`` with the report-only parts
     (timeline, what-if, advice) and without them (``detail=False``, what /metrics asks for)."""
+    from sparkprobe.analysis.report import build_report
     from sparkprobe.analysis.state import AppState
     from sparkprobe.sources.wire import decode_line
 
@@ -75,12 +76,9 @@ def in_process_summary_cost(app_kwargs: dict[str, Any]) -> dict[str, float]:
             fn()
         return (time.process_time() - c0) / n * 1000
 
-    full = cpu_ms(lambda: st.summary(now))
-    try:
-        light = cpu_ms(lambda: st.summary(now, detail=False))
-    except TypeError:  # an older AppState without detail=
-        light = float("nan")
-    return {"summary_ms": full, "summary_light_ms": light, "executors": len(st._executors)}
+    full = cpu_ms(lambda: build_report(st, now))
+    light = cpu_ms(lambda: build_report(st, now, detail=False))
+    return {"summary_ms": full, "summary_light_ms": light, "executors": len(st.executors.by_id)}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+from sparkprobe.analysis.report import build_report
+from sparkprobe.analysis.state import AppState
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 #: Settings every test session uses: small executors, no UI, quiet.
@@ -64,6 +67,11 @@ def capped_busy_ms(intervals: list[tuple[int, int]], cores: int, task_cpus: int)
         running += step
         last = t
     return total
+
+
+def summary(state: AppState, now_ms: int | None = None, *, detail: bool = True) -> dict[str, Any]:
+    """The app's report as its JSON object (docs/report-schema.md): what the tests assert on."""
+    return build_report(state, now_ms, detail=detail).to_json()
 
 
 def pyspark_home() -> Path:

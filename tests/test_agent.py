@@ -13,9 +13,11 @@ from collections.abc import Iterator
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from conftest import summary
 from sparkprobe.agent import Agent
 from sparkprobe.analysis.state import AppState
-from sparkprobe.outputs.prometheus import MetricsServer, make_registry
+from sparkprobe.outputs.exposition import MetricsServer
+from sparkprobe.outputs.prometheus import make_registry
 from sparkprobe.sources.wire import decode_line
 
 HELLO = {"hello": "sparkprobe", "wire": 1, "app_id": "app-7", "token": "", "listener": "test"}
@@ -153,8 +155,8 @@ def test_a_reconnect_preamble_repeating_the_executors_changes_no_figure(agent: A
     rec = agent.app("app-7")
     assert rec is not None
     with agent.lock:
-        got = rec.state.summary(10_000)
-    assert got == reference.summary(10_000)
+        got = summary(rec.state, 10_000)
+    assert got == summary(reference, 10_000)
     assert (got["executors_added"], got["executors_active"], got["executors_removed"]) == (2, 1, 1)
     assert got["executors"]["2"]["removed_ms"] == 5000
     assert got["allocated_core_seconds"] == 2 * 9 + 4 * 3.5
@@ -164,7 +166,7 @@ def test_metrics_http_serves_text_and_a_landing_page(agent: Agent) -> None:
     sock, _ = connect(agent, {**HELLO, "token": "s3cret"})
     sock.sendall(b"".join(json.dumps(e).encode() + b"\n" for e in APP))
     wait(lambda: agent.snapshot("app-7").get("cached_blocks") == 1)
-    server = MetricsServer(agent)
+    server = MetricsServer(make_registry(agent), app_names=agent.app_names)
     server.start("127.0.0.1", 0)
     try:
         body = urllib.request.urlopen(server.url, timeout=10).read().decode()
@@ -225,7 +227,7 @@ def test_metrics_over_tls(agent: Agent, tmp_path: object) -> None:
          "-keyout", str(key), "-out", str(cert)],
         check=True, capture_output=True, timeout=60,
     )
-    server = MetricsServer(agent, certfile=str(cert), keyfile=str(key))
+    server = MetricsServer(make_registry(agent), certfile=str(cert), keyfile=str(key))
     server.start("127.0.0.1", 0)
     try:
         assert server.url.startswith("https://")

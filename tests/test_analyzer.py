@@ -6,7 +6,8 @@ from typing import Any
 
 import pytest
 
-from sparkprobe.analysis.state import IDLE_CAUSES, AppState
+from conftest import summary
+from sparkprobe.analysis.state import AppState
 from sparkprobe.events import (
     AppEnd,
     AppStart,
@@ -21,6 +22,7 @@ from sparkprobe.events import (
     TaskStart,
     UnpersistRDD,
 )
+from sparkprobe.model import IdleCause
 
 DYNAMIC = Conf({"spark.dynamicAllocation.enabled": "true", "spark.dynamicAllocation.minExecutors": "0"})
 
@@ -62,7 +64,7 @@ def test_busy_idle_and_allocated_core_seconds() -> None:
     task(state, 1, "1", 2_000, 5_000, started=False)
     state.apply(StageCompleted(0, 0, "s", 3, 5_000))
     state.apply(AppEnd(11_000))
-    s = state.summary()
+    s = summary(state)
     assert s["allocated_core_seconds"] == 2 * 10 + 2 * 10
     assert s["busy_core_seconds"] == (3 + 1) + 0.5
     assert s["idle_core_seconds"] == 40 - 4.5
@@ -80,7 +82,7 @@ def test_busy_idle_and_allocated_core_seconds() -> None:
 def test_open_intervals_are_measured_to_now_while_running() -> None:
     state = started_app()
     task(state, 1, "1", 2_000, 3_000)
-    s = state.summary(now_ms=5_000)
+    s = summary(state, now_ms=5_000)
     assert s["running"] and s["executors_active"] == 2 and s["executors_idle"] == 2
     assert s["executors"]["1"]["idle_seconds"] == 1 + 2
     assert s["executor_idle_max_seconds"] == 4  # executor 2, idle since it was added
@@ -94,9 +96,9 @@ def test_executor_loss_loses_only_blocks_without_another_replica() -> None:
     state.apply(block("1", "rdd_4_0", 10))
     state.apply(block("2", "rdd_4_0", 10))
     state.apply(block("2", "rdd_3_2", 30))
-    assert state.summary()["cached_bytes"] == {"memory": 200, "disk": 7}
+    assert summary(state)["cached_bytes"] == {"memory": 200, "disk": 7}
     state.apply(ExecutorRemoved("1", 9_000, "Executor killed by driver."))
-    s = state.summary()
+    s = summary(state)
     assert (s["cache_lost_blocks"], s["cache_lost_bytes"], s["cache_replicas_lost"]) == (2, 157, 1)
     assert s["cached_bytes"] == {"memory": 40, "disk": 0} and s["cached_blocks"] == 2
     (loss,) = s["losses"]
@@ -116,11 +118,11 @@ def test_recompute_is_counted_and_charged_to_the_rebuilding_task() -> None:
     state.apply(TaskStart(9, 1, 0, 0, 0, 0, "2", 10_000))
     state.apply(block("2", "rdd_3_0", 100))
     state.apply(TaskEnd(9, 1, 0, 0, 0, 0, "2", 10_000, 10_800, "success", run_ms=700))
-    s = state.summary()
+    s = summary(state)
     assert (s["cache_recomputed_blocks"], s["cache_recompute_seconds"]) == (1, 0.7)
     # Caching it once more is not another recompute.
     state.apply(block("2", "rdd_3_0", 100))
-    assert state.summary()["cache_recomputed_blocks"] == 1
+    assert summary(state)["cache_recomputed_blocks"] == 1
 
 
 def test_unpersisted_rdds_are_not_lost() -> None:
@@ -128,7 +130,7 @@ def test_unpersisted_rdds_are_not_lost() -> None:
     state.apply(block("1", "rdd_7_0", 100))
     state.apply(UnpersistRDD(7))
     state.apply(ExecutorRemoved("1", 9_000, "Executor killed by driver."))
-    s = state.summary()
+    s = summary(state)
     assert s["cache_lost_blocks"] == 0 and s["losses"] == [] and s["cached_bytes"]["memory"] == 0
 
 
@@ -138,7 +140,7 @@ def test_decommission_with_a_copy_elsewhere_counts_as_migrated() -> None:
     state.apply(block("1", "rdd_3_0", 100))
     state.apply(block("2", "rdd_3_0", 100))  # the migrated copy
     state.apply(ExecutorRemoved("1", 9_000, "Executor decommission."))
-    s = state.summary()
+    s = summary(state)
     assert (s["cache_migrated_blocks"], s["cache_lost_blocks"], s["cache_replicas_lost"]) == (1, 0, 0)
 
 
@@ -147,10 +149,10 @@ def test_cache_held_idle_under_dynamic_allocation() -> None:
     state.apply(block("1", "rdd_3_0", 100))  # dated at the last event: 1 s
     state.apply(ExecutorRemoved("1", 6_000, "Executor killed by driver."))
     state.apply(AppEnd(6_000))
-    s = state.summary()
+    s = summary(state)
     assert s["executors"]["1"]["idle_by_cause"]["cache_held"] == 5
     assert s["executors"]["2"]["idle_by_cause"]["driver_busy"] == 5
-    assert set(s["idle_by_cause"]) == set(IDLE_CAUSES)
+    assert set(s["idle_by_cause"]) == {c.value for c in IdleCause}
 
 
 def test_resubmitted_and_unseen_tasks_do_not_double_count() -> None:
@@ -159,7 +161,7 @@ def test_resubmitted_and_unseen_tasks_do_not_double_count() -> None:
     state.apply(TaskEnd(1, 0, 0, 0, 0, 0, "1", 2_000, 3_000, "resubmitted"))
     task(state, 2, "2", 4_000, 6_000, started=False)  # its start was never seen
     state.apply(AppEnd(10_000))
-    s = state.summary()
+    s = summary(state)
     assert s["busy_core_seconds"] == 1 + 2
     assert s["tasks"]["resubmitted"] == 1 and s["tasks"]["success"] == 2
     assert s["executors"]["2"]["idle_seconds"] == 3 + 4
@@ -179,7 +181,7 @@ def test_tasks_on_a_removed_executor_stop_running() -> None:
     assert state.running_tasks() == 1
     state.apply(AppEnd(5_000))
     assert state.running_tasks() == 0
-    s = state.summary()
+    s = summary(state)
     assert s["executors"]["1"]["busy_core_seconds"] == 2  # clamped at the removal
     assert s["executors"]["1"]["idle_seconds"] == 1
     assert s["executors"]["2"]["busy_core_seconds"] == 1.8 + 2
@@ -192,7 +194,7 @@ def test_idle_finding_once_per_stretch() -> None:
     state.limits = type(state.limits)(idle_threshold_s=3)
     state.check_idle(now_ms=5_000)
     state.check_idle(now_ms=6_000)
-    kinds = [f["exec_id"] for f in state.findings if f["kind"] == "idle_executor"]
+    kinds = [f["exec_id"] for f in summary(state)["findings"] if f["kind"] == "idle_executor"]
     assert kinds == ["1", "2"]
 
 
@@ -203,16 +205,16 @@ def test_block_manager_removed_first_waits_for_the_executor_removal_cause() -> N
     state.apply(block("1", "rdd_3_0", 100))
     state.apply(BlockManagerRemoved("1", 8_990))
     state.apply(ExecutorRemoved("1", 9_000, "Executor killed by driver."))
-    (loss,) = state.summary()["losses"]
+    (loss,) = summary(state)["losses"]
     assert (loss["cause"], loss["blocks"], loss["bytes"]) == ("dynamic_allocation", 1, 100)
 
 
 def test_idle_threshold_from_the_apps_own_conf() -> None:
     state = started_app(Conf({"spark.sparkprobe.idleThreshold": "2s"}))
     state.check_idle(now_ms=2_500)
-    assert state.findings == []
+    assert summary(state)["findings"] == []
     state.check_idle(now_ms=3_000)
-    assert [(f["exec_id"], f["time_ms"]) for f in state.findings] == [("1", 3_000), ("2", 3_000)]
+    assert [(f["exec_id"], f["time_ms"]) for f in summary(state)["findings"]] == [("1", 3_000), ("2", 3_000)]
 
 
 def test_removal_order_between_spark_threads_does_not_change_any_figure() -> None:
@@ -227,7 +229,7 @@ def test_removal_order_between_spark_threads_does_not_change_any_figure() -> Non
         for event in order:
             state.apply(event)  # type: ignore[arg-type]
         state.apply(AppEnd(12_000))
-        return state.summary()
+        return summary(state)
 
     removed = ExecutorRemoved("1", 9_000, "Executor killed by driver.")
     gone = BlockManagerRemoved("1", 9_001)
@@ -243,10 +245,10 @@ def test_timeline_caps_idle_segments_per_lane_and_per_app() -> None:
     for exec_id in range(200):
         t = 0
         for gap in range(1, 101 + 10 * exec_id, 1 + exec_id // 20):  # later lanes: fewer, longer gaps
-            tl.idle_segment(str(exec_id), t, t + gap, "unneeded")
+            tl.idle_segment(str(exec_id), t, t + gap, IdleCause.UNNEEDED)
             made.setdefault(str(exec_id), []).append([t, t + gap, "unneeded"])
             t += gap + 10
-    out = tl.to_dict()
+    out = tl.to_report().to_json()
     lanes, floors = out["idle"], out["idle_min_ms"]
     assert 250 <= sum(len(v) for v in lanes.values()) <= 1_000
     assert all(len(v) <= 40 for v in lanes.values())
@@ -262,8 +264,8 @@ def test_timeline_keeps_every_segment_under_the_caps() -> None:
     tl = Timeline(max_segments=40, max_total_segments=1_000)
     for exec_id in range(10):
         for i in range(30):
-            tl.idle_segment(str(exec_id), i * 100, i * 100 + 50, "cache_held")
-    out = tl.to_dict()
+            tl.idle_segment(str(exec_id), i * 100, i * 100 + 50, IdleCause.CACHE_HELD)
+    out = tl.to_report().to_json()
     assert sum(len(v) for v in out["idle"].values()) == 300
     assert out["idle_min_ms"] == {}
 
@@ -281,7 +283,7 @@ def test_overlapping_driver_stamps_never_make_more_cores_busy_than_exist() -> No
     task(state, 9, "1", 900, 1_000, partition=9, started=False)
     state.apply(StageCompleted(0, 0, "s", 10, 1_000))
     state.apply(AppEnd(2_000))
-    s = state.summary()
+    s = summary(state)
     assert s["tasks"]["run_seconds"] == pytest.approx(9 * 0.13 + 0.1)  # task time: the spans, as Spark shows
     assert s["busy_core_seconds"] == pytest.approx(1.0)  # the core was busy 0..1 s, never twice
     assert s["idle_core_seconds"] == pytest.approx(1.0) == s["idle_executor_seconds"]

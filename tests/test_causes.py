@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sparkprobe.analysis.causes import REMOVAL_CAUSES, classify_removal
+from sparkprobe.analysis.causes import classify_removal
+from sparkprobe.model import RemovalCause
 
 
 @pytest.mark.parametrize(
@@ -32,4 +33,4 @@ from sparkprobe.analysis.causes import REMOVAL_CAUSES, classify_removal
 )
 def test_reason_texts_are_classified(reason: str, dynamic: bool | None, cause: str) -> None:
     assert classify_removal(reason, dynamic) == cause
-    assert cause in REMOVAL_CAUSES
+    assert cause in tuple(RemovalCause)

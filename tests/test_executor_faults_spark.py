@@ -27,8 +27,10 @@ from typing import Any
 import pytest
 
 from conftest import BASE_CONF, compile_jvm_app, find_javac, free_port, need_binary, pyspark_home, wait_executors
-from sparkprobe.analysis.causes import REMOVAL_CAUSES
+from sparkprobe.model import RemovalCause
+from sparkprobe.offline import analyze_source
 from sparkprobe.outputs.prometheus import app_families
+from sparkprobe.sources.eventlog import discover
 from test_faults_spark import (
     PLAIN_EVENT_LOG,
     busy_ms_from_log,
@@ -121,10 +123,11 @@ def analyze_json(log: Path) -> dict[str, Any]:
     return app
 
 
-def exposed_samples(report: dict[str, Any]) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    """The samples /metrics would show for this app report, keyed like :func:`scrape_app`."""
+def exposed_samples(log: Path) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    """The samples /metrics would show for the report of this event log, keyed like :func:`scrape_app`."""
+    (source,) = discover([log])
     out = {}
-    for family in app_families([report]):
+    for family in app_families([analyze_source(source)]):
         for s in family.samples:
             labels = tuple(sorted((k, v) for k, v in s.labels.items() if k not in ("app_id", "app_name")))
             out[(s.name, labels)] = s.value
@@ -132,7 +135,10 @@ def exposed_samples(report: dict[str, Any]) -> dict[tuple[str, tuple[tuple[str, 
 
 
 def check_figures(
-    live: dict[tuple[str, tuple[tuple[str, str], ...]], float], offline: dict[str, Any], events: list[dict[str, Any]]
+    live: dict[tuple[str, tuple[tuple[str, str], ...]], float],
+    offline: dict[str, Any],
+    events: list[dict[str, Any]],
+    log: Path,
 ) -> None:
     """The figures every executor-fault run must get right, live and offline, against the event log."""
     spans, reasons = task_spans_from_log(events)
@@ -164,7 +170,7 @@ def check_figures(
         assert ex["busy_core_seconds"] <= ex["cores"] * ex["lifetime_seconds"] + 1e-9, exec_id
     # Live = offline: every series /metrics shows for the app equals what the report of the same
     # run's event log gives, but for what only the transport knows.
-    expected = {k: v for k, v in exposed_samples(offline).items() if k[0] not in TRANSPORT_ONLY}
+    expected = {k: v for k, v in exposed_samples(log).items() if k[0] not in TRANSPORT_ONLY}
     shown = {k: v for k, v in live.items() if k[0] not in TRANSPORT_ONLY}
     assert shown.keys() == expected.keys()
     for key, value in expected.items():
@@ -271,15 +277,16 @@ def test_executor_oom_keeps_figures_exact(executor_oom_jar: Path, tmp_path: Path
     offline = analyze_json(log)
     assert offline["app_id"] == app_id
     # The removal is classed a failure, live and offline, with Spark's reason text kept.
-    removed_live = {c: live[("sparkprobe_executors_removed_total", (("reason", c),))] for c in REMOVAL_CAUSES}
-    assert removed_live == {c: (1 if c == "failure" else 0) for c in REMOVAL_CAUSES}
+    causes = [r.value for r in RemovalCause]
+    removed_live = {c: live[("sparkprobe_executors_removed_total", (("reason", c),))] for c in causes}
+    assert removed_live == {c: (1 if c == "failure" else 0) for c in causes}
     assert live[("sparkprobe_executors_added_total", ())] == 3
     assert live[("sparkprobe_executors_active", ())] == 0
     assert offline["removed_by_reason"] == {"failure": 1}
     assert offline["executors"][dead]["removed_cause"] == "failure"
     assert offline["executors"][dead]["removed_reason"] == removed[0]["Removed Reason"]
     assert offline["tasks"]["failed"] >= 1
-    check_figures(live, offline, events)
+    check_figures(live, offline, events, log)
 
 
 # ------------------------------------------------------------- 2. speculative tasks on a standalone cluster
@@ -439,4 +446,4 @@ def test_speculative_attempts_keep_figures_exact(
     offline = analyze_json(log)
     assert offline["app_id"] == app_id
     assert live[("sparkprobe_executors_added_total", ())] == 2 == offline["executors_added"]
-    check_figures(live, offline, events)
+    check_figures(live, offline, events, log)

@@ -501,7 +501,7 @@ def test_driver_killed_without_application_end(tmp_path: Path) -> None:
 
     # The same run's event log, cut by the kill: read without error, marked incomplete.
     (source,) = discover([events_dir])
-    offline = analyze_source(source)
+    offline = analyze_source(source).to_json()
     assert offline["incomplete"] is True and offline["end_ms"] is None
     assert offline["source"]["in_progress"] is True
     assert offline["app_id"] == app_id

@@ -8,6 +8,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sparkprobe.agent import Agent, AppRecord
+from sparkprobe.analysis.report import build_report
 from sparkprobe.analysis.state import AppState
 from sparkprobe.events import ListenerStats
 from sparkprobe.sources.wire import BadLine, decode_line
@@ -43,7 +44,7 @@ def test_wrong_types_never_reach_the_analyzer(kind: str, fields: dict[str, objec
         return
     state = AppState()
     state.apply(event)  # a decoded event is well-typed: the analyzer takes it without error
-    state.summary()
+    build_report(state)
 
 
 def test_deep_json_is_a_bad_line_not_a_crash() -> None:

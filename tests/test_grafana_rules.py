@@ -246,8 +246,9 @@ def exposed() -> set[str]:
         ],
     )
     registry = make_registry(agent)
-    registry.register(PushgatewayExporter("http://127.0.0.1:1", agent=agent))
-    texts = [generate_latest(registry).decode(), generate_latest(app_registry(agent.summarize(rec))).decode()]
+    registry.register(PushgatewayExporter("http://127.0.0.1:1"))
+    pushed = app_registry(agent.report(rec, detail=False))
+    texts = [generate_latest(registry).decode(), generate_latest(pushed).decode()]
     names = {s.name for text in texts for fam in text_string_to_metric_families(text) for s in fam.samples}
     assert "sparkprobe_findings_total" in names, "the synthetic app must make a finding"
     return names | {"up"}  # up: Prometheus's own per-target series

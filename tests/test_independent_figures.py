@@ -119,7 +119,7 @@ def independent(path: Path) -> dict[str, Any]:
 def test_figures_equal_an_independent_computation(case: str) -> None:
     path = LOGS / case
     (source,) = discover([path])
-    app = analyze_source(source)
+    app = analyze_source(source).to_json()
     want = independent(path)
     assert app["executors_added"] == want["executors_added"]
     assert app["executors_removed"] == want["executors_removed"]
@@ -140,8 +140,8 @@ def test_without_block_updates_cache_loss_is_estimated_and_marked(tmp_path: Path
     stripped.write_text(
         "".join(line for line in log.read_text().splitlines(keepends=True) if '"SparkListenerBlockUpdated"' not in line)
     )
-    exact = analyze_source(discover([original])[0])
-    estimate = analyze_source(discover([stripped])[0])
+    exact = analyze_source(discover([original])[0]).to_json()
+    estimate = analyze_source(discover([stripped])[0]).to_json()
     assert exact["cache_estimated"] is False and estimate["cache_estimated"] is True
     assert estimate["cache_lost_blocks"] == exact["cache_lost_blocks"] == 12
     assert estimate["cache_recomputed_blocks"] == exact["cache_recomputed_blocks"] == 12

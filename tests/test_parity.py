@@ -73,7 +73,7 @@ def test_live_figures_equal_the_event_log_of_the_same_run(
     probe.close()
 
     (source,) = discover([tmp_path])
-    offline = analyze_source(source)
+    offline = analyze_source(source).to_json()
     assert offline["bad_lines"] == 0
     assert live["app_id"] == offline["app_id"] == app_id
     # The run did what the test is about: cached data lost by dynamic allocation, then rebuilt.

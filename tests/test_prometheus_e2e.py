@@ -38,8 +38,9 @@ from sparkprobe.events import (
     ExecutorRemoved,
     ListenerStats,
 )
-from sparkprobe.outputs.prometheus import MetricsServer
+from sparkprobe.model import AppReport
 from sparkprobe.outputs.pushgateway import PushgatewayExporter, delete_app, push_app
+from sparkprobe.service import AgentService, AgentSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 RULE_FILES = [
@@ -247,9 +248,8 @@ def pushed_samples(pushgateway: str) -> list[Any]:
 
 
 def test_exporter_counts_failures_and_never_raises() -> None:
-    agent = Agent()
     exporter = PushgatewayExporter(f"http://127.0.0.1:{free_port()}", attempts=2, backoff_s=0.01, timeout=2)
-    exporter.install(agent)
+    agent = Agent(on_app_end=exporter)
     synthetic_record(agent, "app-1", "unreachable")  # AppEnd → on_app_end → queued push
     assert exporter.flush(30)
     assert (exporter.pushed, exporter.failed, exporter.dropped) == (0, 1, 0)
@@ -263,12 +263,12 @@ def test_exporter_never_blocks_the_agent_and_drops_past_its_queue() -> None:
     release = threading.Event()
     calls: list[str] = []
 
-    def slow_push(url: str, summary: dict[str, Any], **_: Any) -> None:
-        calls.append(summary["app_id"])
+    def slow_push(url: str, report: AppReport, **_: Any) -> None:
+        calls.append(report.app_id)
         release.wait(10)
 
-    agent = Agent()
-    exporter = PushgatewayExporter("http://unused", max_pending=1, push=slow_push).install(agent)
+    exporter = PushgatewayExporter("http://unused", max_pending=1, push=slow_push)
+    agent = Agent(on_app_end=exporter)
     for i in range(4):  # one in flight, one queued, two dropped
         synthetic_record(agent, f"app-{i}", "slow")
         if i == 0:
@@ -281,38 +281,32 @@ def test_exporter_never_blocks_the_agent_and_drops_past_its_queue() -> None:
     exporter.close()
 
 
-def test_exporter_keeps_a_hook_already_installed() -> None:
+def test_service_runs_its_own_hook_and_the_push() -> None:
     seen: list[str] = []
-    agent = Agent(on_app_end=lambda rec: seen.append(rec.state.app_id))
-    exporter = PushgatewayExporter("http://unused", push=lambda *a, **k: None).install(agent)
-    synthetic_record(agent, "app-9", "chained")
-    assert exporter.flush(10)
-    assert seen == ["app-9"] and exporter.pushed == 1
-    exporter.close()
+    settings = AgentSettings(listen="127.0.0.1:0", metrics=None, pushgateway=f"http://127.0.0.1:{free_port()}")
+    service = AgentService(settings, on_app_end=lambda report: seen.append(report.app_id)).start()
+    try:
+        assert service.agent is not None and service.pushgateway is not None
+        synthetic_record(service.agent, "app-9", "chained")
+        assert service.pushgateway.flush(30)
+        assert seen == ["app-9"] and service.pushgateway.failed == 1  # nothing listens there
+    finally:
+        service.stop()
 
 
-def test_exporter_call_forms_give_the_agents_summary() -> None:
-    summaries: list[dict[str, Any]] = []
+def test_exporter_pushes_the_agents_headline_report() -> None:
+    reports: list[AppReport] = []
     agent = Agent()
     rec = synthetic_record(agent, "app-5", "forms")
     rec.state.listener_dropped = 3  # as if the listener had reported drops
-    expected = agent.summarize(rec)
-    for call in ("install", "pair", "plain"):
-        exporter = PushgatewayExporter(
-            "http://unused", push=lambda url, summary, **_: summaries.append(summary)
-        )
-        if call == "install":
-            exporter.install(agent)(rec)
-        elif call == "pair":
-            exporter(agent, rec)
-        else:  # Agent(on_app_end=exporter) without install(): no agent, same figures
-            exporter(rec)
-        assert exporter.flush(10) and exporter.pushed == 1
-        exporter.close()
-    assert len(summaries) == 3
-    for summary in summaries:
-        assert summary["incomplete"] is True and summary["events_received"] == expected["events_received"]
-        assert summary["cache_lost_blocks"] == expected["cache_lost_blocks"] == 1
+    expected = agent.report(rec, detail=False)
+    exporter = PushgatewayExporter("http://unused", push=lambda url, report, **_: reports.append(report))
+    exporter(expected)
+    assert exporter.flush(10) and exporter.pushed == 1
+    exporter.close()
+    (report,) = reports
+    assert report.incomplete and report.transport is not None and report.transport.events_received == 7
+    assert report.cache.lost_blocks == 1 and not report.detail
 
 
 @pytest.mark.prometheus
@@ -320,8 +314,8 @@ def test_push_replaces_the_group_and_delete_removes_it(processes: Processes) -> 
     pushgateway = start_pushgateway(processes)
     agent = Agent()
     name = "nightly etl/v2"  # a space and a slash: the grouping key must be encoded
-    first = agent.summarize(synthetic_record(agent, "app-1", name))
-    second = agent.summarize(synthetic_record(agent, "app-2", name))
+    first = agent.report(synthetic_record(agent, "app-1", name), detail=False)
+    second = agent.report(synthetic_record(agent, "app-2", name), detail=False)
 
     push_app(pushgateway, first)
     samples = pushed_samples(pushgateway)
@@ -360,15 +354,15 @@ def test_dashboards_alerts_and_pushgateway_on_a_real_spark_run(
     from sparkprobe._jar import LISTENER_CLASS, jar_path
 
     token = "e2e-secret"
-    agent = Agent(token=token)
-    agent_host, agent_port = agent.start("127.0.0.1", 0)
-    server = MetricsServer(agent)
-    exporter: PushgatewayExporter | None = None
+    pushgateway = start_pushgateway(processes)
+    service = AgentService(
+        AgentSettings(listen="127.0.0.1:0", metrics="127.0.0.1:0", token=token, pushgateway=pushgateway)
+    ).start()
+    assert service.agent is not None and service.metrics is not None and service.metrics.address is not None
+    agent, server, exporter = service.agent, service.metrics, service.pushgateway
+    agent_host, agent_port = service.endpoint.rsplit(":", 1)
+    metrics_host, metrics_port = service.metrics.address
     try:
-        metrics_host, metrics_port = server.start("127.0.0.1", 0)
-        pushgateway = start_pushgateway(processes)
-        exporter = PushgatewayExporter(pushgateway, timeout=5).install(agent)
-        server.registry.register(exporter)
         prometheus = start_prometheus(
             processes, tmp_path, f"{metrics_host}:{metrics_port}", pushgateway.removeprefix("http://")
         )
@@ -462,10 +456,7 @@ def test_dashboards_alerts_and_pushgateway_on_a_real_spark_run(
         )
         assert lint.returncode == 0 and not (lint.stdout + lint.stderr).strip(), lint.stdout + lint.stderr
     finally:
-        if exporter is not None:
-            exporter.close(5)
-        server.stop()
-        agent.stop()
+        service.stop(push_timeout_s=5)
 
 
 def _without_data(prometheus: str, queries: list[tuple[str, str, str]], timeout_s: float) -> list[str]:

@@ -13,9 +13,10 @@ import pytest
 
 import sparkprobe
 from conftest import wait_executors
+from sparkprobe._logging import configure_logging
 from sparkprobe.agent import Agent
-from sparkprobe.outputs.logs import configure_logging
-from sparkprobe.outputs.prometheus import MetricsServer
+from sparkprobe.outputs.exposition import MetricsServer
+from sparkprobe.outputs.prometheus import make_registry
 from sparkprobe.outputs.report import format_text, to_json
 
 pytestmark = pytest.mark.spark
@@ -67,7 +68,7 @@ def test_no_secret_leaves_the_driver(spark_factory: Any, tmp_path: Any) -> None:
     configure_logging(log, json=True)
     agent = Agent(token="t0k")
     address = agent.start("127.0.0.1", 0)
-    server = MetricsServer(agent)
+    server = MetricsServer(make_registry(agent), app_names=agent.app_names)
     server.start("127.0.0.1", 0)
     tap = WireTap(address)
     try:
@@ -93,18 +94,21 @@ def test_no_secret_leaves_the_driver(spark_factory: Any, tmp_path: Any) -> None:
             snap = agent.snapshot()
             time.sleep(0.1)
         assert snap and not snap["running"], "app end not received"
+        rec = agent.app()
+        assert rec is not None
+        report = agent.report(rec)
         metrics = urllib.request.urlopen(server.url, timeout=10).read().decode()
         outputs = {
             "wire": tap.captured.decode("utf-8", "replace"),
             "metrics": metrics,
             "logs": log.getvalue(),
-            "json report": to_json([snap]),
-            "text report": format_text(snap),
+            "json report": to_json([report]),
+            "text report": format_text(report),
         }
         try:
             from sparkprobe.outputs.html import render_html
 
-            outputs["html report"] = render_html([snap])
+            outputs["html report"] = render_html([report])
         except ImportError:
             pass
         assert '"k":"conf"' in outputs["wire"] and "spark.dynamicAllocation" not in json.dumps(SECRETS)

@@ -54,7 +54,7 @@ OURS = [
 
 
 def build(args: list[str], **kw: Any) -> list[str]:
-    return build_command("spark-submit", args, jar=JAR, listener=LISTENER_CLASS, endpoint=EP, token=TOK, **kw)
+    return build_command("spark-submit", args, jar=JAR, endpoint=EP, token=TOK, **kw)
 
 
 def conf_values(cmd: list[str], key: str) -> list[str]:
@@ -427,28 +427,12 @@ def test_metrics_are_served_while_the_job_runs_and_pushed_at_the_end(fake: Path,
     assert b"sparkprobe_cache_lost_blocks" in push[2]
 
 
-def test_html_report_or_a_clear_error(fake: Path, tmp_path: Path) -> None:
+def test_html_report_and_spark_submits_exit_code(fake: Path, tmp_path: Path) -> None:
     html = tmp_path / "r.html"
     args = ["--report", str(html), "--", str(fake), "app.py"]
-    if importlib.util.find_spec("sparkprobe.outputs.html") is not None:
-        proc = subprocess.run(
-            [*submit_cmd(), *args], capture_output=True, env=child_env(FAKE_EXIT="4"), timeout=60
-        )
-        assert proc.returncode == 4, proc.stderr.decode()
-        assert html.read_text().lstrip().lower().startswith("<!doctype html")
-        html.unlink()
-    # Without the renderer: an error that says so, and still spark-submit's exit code.
-    blocked = (
-        "import sys; sys.modules['sparkprobe.outputs.html'] = None; "
-        "from sparkprobe.submit import main; sys.exit(main(sys.argv[1:]))"
-    )
-    proc = subprocess.run(
-        [sys.executable, "-c", blocked, *args], capture_output=True, env=child_env(FAKE_EXIT="4"), timeout=60
-    )
+    proc = subprocess.run([*submit_cmd(), *args], capture_output=True, env=child_env(FAKE_EXIT="4"), timeout=60)
     assert proc.returncode == 4, proc.stderr.decode()
-    (error,) = [d for d in json_lines(proc.stderr.decode()) if d["event"] == "submit_output_failed"]
-    assert "no HTML report renderer" in error["message"] and error["level"] == "error"
-    assert not html.exists()
+    assert html.read_text().lstrip().lower().startswith("<!doctype html")
 
 
 def test_cluster_mode_is_refused_before_anything_runs(fake: Path) -> None:
