@@ -3,14 +3,17 @@
 - ``promtool check rules`` and ``promtool test rules`` pass on grafana/alerts/;
 - every alert has labels and annotations an on-call person needs, a runbook anchor that exists in
   docs/alerts.md, and promtool unit tests that see it both fire and stay silent;
-- every dashboard has a stable unique uid, the datasource / app_name / app_id variables, a unit on
-  every panel, and only valid PromQL;
+- every dashboard is the output of grafana/generate_dashboards.py (regenerated here with
+  grafana-foundation-sdk and compared byte for byte), reads back through the SDK's typed models
+  unchanged, has a stable unique uid, the datasource / app_name / app_id variables, a unit on
+  every panel, panels that do not overlap, and only valid PromQL;
 - every metric name in a panel or a rule is one the agent really exposes (read from a real Agent's
   exposition) or a recording rule of grafana/alerts/sparkprobe-rules.yaml.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -22,7 +25,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import need_binary
+from conftest import IN_CI, need_binary
 from sparkprobe.agent import Agent, AppRecord
 from sparkprobe.analysis.state import AppState
 from sparkprobe.events import (
@@ -54,7 +57,17 @@ STABLE_UIDS = {"sparkprobe-overview", "sparkprobe-cache", "sparkprobe-health"}
 GRAFANA_UNITS = {"short", "none", "percentunit", "bytes", "s", "ms", "cps", "ops", "dateTimeAsIso"}
 SEVERITIES = {"critical", "warning", "info"}
 #: Values that stand in for Grafana's variables when an expression is checked or run.
-VARIABLES = {"$__rate_interval": "1m", "$app_name": ".*", "$app_id": ".*"}
+VARIABLES = {"$__rate_interval": "1m", "$__range": "1h", "$app_name": ".*", "$app_id": ".*"}
+GRID_COLUMNS = 24
+
+
+def need_sdk() -> None:
+    """grafana-foundation-sdk (the test extra; Python >= 3.11): skip without it, except in CI."""
+    if importlib.util.find_spec("grafana_foundation_sdk") is None:
+        message = "grafana-foundation-sdk is not installed (pip install -e '.[test]', Python >= 3.11)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 # ---------------------------------------------------------------------------- a small YAML reader
@@ -268,6 +281,11 @@ def dashboard_targets() -> list[tuple[str, str, str]]:
     return out
 
 
+def data_panels(path: Path) -> list[dict[str, Any]]:
+    """The panels of a dashboard that show data (not its row headers)."""
+    return [p for p in json.loads(path.read_text(encoding="utf-8"))["panels"] if p["type"] != "row"]
+
+
 # ---------------------------------------------------------------------------- rules
 
 
@@ -336,8 +354,14 @@ def test_rule_names_follow_prometheus_conventions() -> None:
     for rule in rule_list(RULES):
         level, metric, ops = rule["record"].split(":")
         assert level in ("app", "app_cause", "app_reason"), rule["record"]
-        assert metric.startswith("sparkprobe_") and not metric.endswith("_total"), rule["record"]
-        assert re.fullmatch(r"(rate|ratio_rate|mean|increase)\d+[smh]", ops), rule["record"]
+        assert metric.startswith("sparkprobe_"), rule["record"]
+        if ops == "max":
+            # An aggregation of a raw counter keeps the counter's name (it still is one)...
+            assert metric.endswith(("_total", "_sum", "_count")), rule["record"]
+        else:
+            # ...a rate or a ratio loses the _total (Prometheus's recording rule naming).
+            assert not metric.endswith("_total"), rule["record"]
+            assert re.fullmatch(r"(rate|ratio_rate|mean|increase)\d+[smh]", ops), rule["record"]
 
 
 def test_rules_read_only_metrics_the_agent_exposes(exposed: set[str], recorded: set[str]) -> None:
@@ -350,7 +374,23 @@ def test_rules_read_only_metrics_the_agent_exposes(exposed: set[str], recorded: 
 # ---------------------------------------------------------------------------- dashboards
 
 
-def test_dashboards_are_generated_from_the_script() -> None:
+def _generator() -> Any:
+    spec = importlib.util.spec_from_file_location("generate_dashboards", GRAFANA / "generate_dashboards.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_dashboards_are_the_generators_output_byte_for_byte() -> None:
+    need_sdk()
+    rendered: dict[str, str] = _generator().render()
+    assert sorted(rendered) == [p.name for p in DASHBOARDS], "a dashboard file without a generator, or vice versa"
+    for path in DASHBOARDS:
+        assert path.read_bytes() == rendered[path.name].encode("utf-8"), (
+            f"{path.name} differs from grafana/generate_dashboards.py: edit the script and run it"
+        )
+    # The script's own check agrees (what a contributor runs).
     out = subprocess.run(
         [sys.executable, str(GRAFANA / "generate_dashboards.py"), "--check"],
         capture_output=True,
@@ -358,6 +398,48 @@ def test_dashboards_are_generated_from_the_script() -> None:
         check=False,
     )
     assert out.returncode == 0, out.stderr
+
+
+def test_generator_check_fails_on_a_hand_edit(tmp_path: Path) -> None:
+    need_sdk()
+    generator = _generator()
+    generator.OUT = tmp_path
+    assert generator.main([]) == 0 and generator.main(["--check"]) == 0
+    edited = tmp_path / "sparkprobe-cache.json"
+    edited.write_text(edited.read_text(encoding="utf-8").replace('"30s"', '"10s"', 1), encoding="utf-8")
+    assert generator.main(["--check"]) == 1
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
+def test_dashboard_reads_back_through_the_sdk_models_unchanged(path: Path) -> None:
+    """A key outside Grafana's schema (as the SDK types it) is dropped on the way: the bytes differ."""
+    need_sdk()
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+    from grafana_foundation_sdk.cog.plugins import register_default_plugins
+    from grafana_foundation_sdk.models.dashboard import Dashboard
+
+    register_default_plugins()  # panel options and Prometheus queries decode to their own types
+    text = path.read_text(encoding="utf-8")
+    again = json.dumps(Dashboard.from_json(json.loads(text)), cls=JSONEncoder, indent=2, sort_keys=True) + "\n"
+    assert again == text
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
+def test_dashboard_layout_rows_and_panels_fit_the_grid_without_overlap(path: Path) -> None:
+    panels = json.loads(path.read_text(encoding="utf-8"))["panels"]
+    cells: dict[tuple[int, int], str] = {}
+    for panel in panels:
+        pos = panel["gridPos"]
+        assert pos["x"] >= 0 and pos["w"] > 0 and pos["x"] + pos["w"] <= GRID_COLUMNS, panel["title"]
+        if panel["type"] == "row":
+            # Expanded rows: their panels follow them at the top level (Grafana ignores panels
+            # nested in a row that is not collapsed).
+            assert not panel["collapsed"] and panel["panels"] == [] and pos["w"] == GRID_COLUMNS, panel["title"]
+        for x in range(pos["x"], pos["x"] + pos["w"]):
+            for y in range(pos["y"], pos["y"] + pos["h"]):
+                assert (x, y) not in cells, f"{panel['title']} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = panel["title"]
+    assert panels[0]["type"] == "row", "every panel sits under a row"
 
 
 def test_dashboard_uids_are_stable_and_unique() -> None:
@@ -385,9 +467,9 @@ def test_dashboard_variables(path: Path) -> None:
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
 def test_every_panel_has_a_unit_a_datasource_and_app_filters(path: Path) -> None:
-    panels = json.loads(path.read_text(encoding="utf-8"))["panels"]
-    assert len({p["id"] for p in panels}) == len(panels)
-    for panel in panels:
+    every = json.loads(path.read_text(encoding="utf-8"))["panels"]
+    assert len({p["id"] for p in every}) == len(every)
+    for panel in data_panels(path):
         title = panel["title"]
         assert panel["fieldConfig"]["defaults"].get("unit") in GRAFANA_UNITS, title
         assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, title

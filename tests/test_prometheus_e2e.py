@@ -196,7 +196,7 @@ def dashboard_queries() -> list[tuple[str, str, str]]:
     for path in DASHBOARDS:
         model = json.loads(path.read_text(encoding="utf-8"))
         for panel in model["panels"]:
-            for target in panel["targets"]:
+            for target in panel.get("targets", []):  # row headers have none
                 out.append((model["uid"], panel["title"], target["expr"]))
     return out
 
@@ -210,6 +210,7 @@ def substitute(expr: str, app_name: str, app_id: str) -> str:
     """Fill the dashboard variables the way Grafana does for one selected app."""
     return (
         expr.replace("$__rate_interval", "30s")
+        .replace("$__range", "1h")
         .replace("$app_name", regex_value(app_name))
         .replace("$app_id", regex_value(app_id))
     )
