@@ -7,6 +7,9 @@
   grafana-foundation-sdk and compared byte for byte), reads back through the SDK's typed models
   unchanged, has a stable unique uid, the datasource / app_name / app_id variables, a unit on
   every panel, panels that do not overlap, and only valid PromQL;
+- deploy/kubernetes/prometheusrule.yaml and dashboards-configmap.yaml are grafana/generate_k8s.py's
+  output, the PrometheusRule holds exactly the rules of grafana/alerts (promtool checks and unit
+  tests them as extracted), and the ConfigMap exactly the dashboards;
 - every metric name in a panel or a rule is one the agent really exposes (read from a real Agent's
   exposition) or a recording rule of grafana/alerts/sparkprobe-rules.yaml.
 """
@@ -48,6 +51,7 @@ RULES = GRAFANA / "alerts" / "sparkprobe-rules.yaml"
 ALERTS = GRAFANA / "alerts" / "sparkprobe-alerts.yaml"
 RULE_TESTS = sorted((GRAFANA / "alerts" / "tests").glob("*.yaml"))
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
+K8S = ROOT / "deploy" / "kubernetes"
 ALERTS_DOC = ROOT / "docs" / "alerts.md"
 RUNBOOK_BASE = "https://github.com/sparkprobe/sparkprobe/blob/main/docs/alerts.md#"
 
@@ -165,7 +169,7 @@ def load_yaml(path: Path) -> Any:
                 if ind != indent or not line.strip().startswith("- "):
                     break
                 content = line.strip()[2:]
-                if re.match(r"^[\w.-]+:( |$)", content):
+                if re.match(r"^[\w./-]+:( |$)", content):
                     # a mapping that starts on the dash line: re-read it as indented by 2 more
                     raw[pos] = " " * (indent + 2) + content
                     lines[pos] = (indent + 2, content, pos)
@@ -183,7 +187,7 @@ def load_yaml(path: Path) -> Any:
             ind = len(line) - len(line.lstrip(" "))
             if ind != indent or line.strip().startswith("- "):
                 break
-            m = re.match(r"^([\w.-]+):(?: (.*))?$", line.strip())
+            m = re.match(r"^([\w./-]+):(?: (.*))?$", line.strip())
             assert m, f"{path}:{pos + 1}: not in the supported YAML subset: {line!r}"
             pos += 1
             mapping[m.group(1)] = value_after((m.group(2) or "").strip(), indent)
@@ -374,8 +378,8 @@ def test_rules_read_only_metrics_the_agent_exposes(exposed: set[str], recorded: 
 # ---------------------------------------------------------------------------- dashboards
 
 
-def _generator() -> Any:
-    spec = importlib.util.spec_from_file_location("generate_dashboards", GRAFANA / "generate_dashboards.py")
+def _generator(name: str = "generate_dashboards") -> Any:
+    spec = importlib.util.spec_from_file_location(name, GRAFANA / f"{name}.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -540,3 +544,58 @@ def test_provisioning_points_at_the_dashboards_and_a_prometheus_datasource() -> 
     assert source["type"] == "prometheus" and source["url"].startswith("http")
     docs = (ROOT / "docs" / "grafana.md").read_text(encoding="utf-8")
     assert "/etc/grafana/provisioning" in docs and provider["options"]["path"] in docs
+
+
+# ---------------------------------------------------------------------------- Kubernetes
+
+
+def test_k8s_manifests_are_the_generators_output_byte_for_byte(tmp_path: Path) -> None:
+    generator = _generator("generate_k8s")
+    rendered: dict[str, str] = generator.render()
+    assert sorted(rendered) == ["dashboards-configmap.yaml", "prometheusrule.yaml"]
+    for name, text in rendered.items():
+        assert (K8S / name).read_bytes() == text.encode("utf-8"), (
+            f"deploy/kubernetes/{name} differs from grafana/generate_k8s.py: run it"
+        )
+    out = subprocess.run(
+        [sys.executable, str(GRAFANA / "generate_k8s.py"), "--check"], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    generator.OUT = tmp_path
+    assert generator.main([]) == 0
+    (tmp_path / "prometheusrule.yaml").write_text("edited\n", encoding="utf-8")
+    assert generator.main(["--check"]) == 1
+
+
+def test_prometheusrule_holds_exactly_the_rules_of_grafana_alerts(tmp_path: Path) -> None:
+    promtool = need_binary("promtool")
+    manifest = load_yaml(K8S / "prometheusrule.yaml")
+    assert manifest["apiVersion"] == "monitoring.coreos.com/v1" and manifest["kind"] == "PrometheusRule"
+    assert manifest["metadata"]["name"] == "sparkprobe"
+    groups = manifest["spec"]["groups"]
+    assert groups == load_yaml(RULES)["groups"] + load_yaml(ALERTS)["groups"]
+    # Prometheus's own parser on what a PrometheusRule hands it (the operator writes spec as a
+    # rule file): valid, and as many rules as the two files.
+    extracted = tmp_path / "extracted.yaml"
+    extracted.write_text(json.dumps({"groups": groups}), encoding="utf-8")
+    assert promtool_count(promtool, extracted) == promtool_count(promtool, RULES) + promtool_count(promtool, ALERTS)
+    # The alert unit tests pass on the extracted rules too.
+    tests = []
+    for path in RULE_TESTS:
+        text = path.read_text(encoding="utf-8")
+        block = "rule_files:\n  - ../sparkprobe-rules.yaml\n  - ../sparkprobe-alerts.yaml\n"
+        assert block in text, path
+        copy = tmp_path / path.name
+        copy.write_text(text.replace(block, f"rule_files:\n  - {json.dumps(str(extracted))}\n"), encoding="utf-8")
+        tests.append(str(copy))
+    out = subprocess.run([promtool, "test", "rules", *tests], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_dashboards_configmap_holds_exactly_the_dashboards_for_the_sidecar() -> None:
+    manifest = load_yaml(K8S / "dashboards-configmap.yaml")
+    assert manifest["apiVersion"] == "v1" and manifest["kind"] == "ConfigMap"
+    assert manifest["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert manifest["data"] == {p.name: p.read_text(encoding="utf-8") for p in DASHBOARDS}
+    for name, text in manifest["data"].items():
+        assert json.loads(text)["uid"] == Path(name).stem
