@@ -1,17 +1,20 @@
-"""Write grafana/dashboards/*.json: the sparkprobe Grafana dashboards, from this one description.
+"""Write grafana/dashboards/*.json: the sparkprobe Grafana dashboards, built with grafana-foundation-sdk.
 
     python grafana/generate_dashboards.py          # rewrite the JSON files
     python grafana/generate_dashboards.py --check  # exit 1 if a JSON file differs from this script
 
-The JSON files are what users provision (grafana/provisioning/); this script is how they are kept
-consistent (same variables, same datasource reference, a unit on every panel, the same app
-selector everywhere). tests/test_grafana_rules.py fails when the two disagree: edit the script,
-then run it. Stdlib only.
+The JSON files are what users provision (grafana/provisioning/); they are this script's output,
+built with Grafana's typed builders (``grafana-foundation-sdk``, generated from Grafana's own
+schema, for Grafana 11.6), so every field has the name and type Grafana's schema gives it.
+tests/test_grafana_rules.py regenerates them and compares byte for byte: edit this script, then
+run it. The SDK is a build-time tool, in the ``test`` extra of pyproject.toml.
 
-Conventions, explained in docs/grafana.md:
+Conventions, explained in docs/grafana.md ("How the queries count"):
 - every query filters ``app_name=~"$app_name", app_id=~"$app_id"`` where the metric has them;
-- one app's figure is ``max by (app_id, app_name, ...)`` over its copies (agent, Pushgateway),
-  then summed across apps;
+- one figure per app from all its copies (agents, Pushgateway, several scrape jobs): ``max by
+  (app_id, app_name, ...)`` of gauges and of counters the listener or the clock drives, and of
+  counters' totals; the increase of an event counter is taken per agent (``instance``) and summed
+  over agents, because each agent counts only the events it received;
 - rates come from the recording rules of grafana/alerts/sparkprobe-rules.yaml (5-minute windows);
   "per 5 min" panels multiply those rates by 300.
 """
@@ -22,19 +25,41 @@ import argparse
 import json
 import pathlib
 import sys
-from typing import Any
+from typing import TypeVar
+
+try:
+    from grafana_foundation_sdk.builders import bargauge, prometheus, stat, table, timeseries
+    from grafana_foundation_sdk.builders import common as common_builders
+    from grafana_foundation_sdk.builders import dashboard as dashboard_builders
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+    from grafana_foundation_sdk.models import common
+    from grafana_foundation_sdk.models import dashboard as model
+    from grafana_foundation_sdk.models.prometheus import PromQueryFormat
+except ModuleNotFoundError as exc:  # a checkout without the test extra
+    raise SystemExit(f"{exc}: this script needs the test extra (pip install -e '.[test]')") from exc
 
 OUT = pathlib.Path(__file__).resolve().parent / "dashboards"
-DS = {"type": "prometheus", "uid": "${datasource}"}
+DS = model.DataSourceRef(type_val="prometheus", uid="${datasource}")
 SEL = 'app_name=~"$app_name", app_id=~"$app_id"'
 APP = "app_id, app_name"
 LEGEND_APP = "{{app_name}} ({{app_id}})"
+GRID_COLUMNS = 24
+
+Threshold = tuple[float | None, str]
+AnyPanel = TypeVar("AnyPanel", timeseries.Panel, stat.Panel, table.Panel, bargauge.Panel)
+
+
+# ---------------------------------------------------------------------------- PromQL
+def _by(*labels: str) -> str:
+    return ", ".join(label for label in labels if label)
 
 
 def per_app(metric: str, extra: str = "") -> str:
-    """One series per app (plus ``extra`` labels): the largest copy of the app's figure."""
-    by = f"{APP}, {extra}" if extra else APP
-    return f"max by ({by}) ({metric}{{{SEL}}})"
+    """One series per app (plus ``extra`` labels): the largest of the app's copies.
+
+    For gauges, and for counters' totals (a newer copy of a counter knows at least as much).
+    """
+    return f"max by ({_by(APP, extra)}) ({metric}{{{SEL}}})"
 
 
 def total(metric: str, by: str = "", extra: str = "") -> str:
@@ -43,404 +68,494 @@ def total(metric: str, by: str = "", extra: str = "") -> str:
     return f"sum{group} ({per_app(metric, extra or by)})"
 
 
-class Dashboard:
-    """Builds one dashboard's JSON, laying panels out left to right in rows of 24 columns."""
+def event_increase(metric: str, by: str = "", window: str = "5m") -> str:
+    """Events counted in each window, summed over apps (optionally by a label).
 
-    def __init__(self, uid: str, title: str, description: str) -> None:
-        self.uid = uid
-        self.title = title
-        self.description = description
-        self.panels: list[dict[str, Any]] = []
+    Each agent counts the events it received, so the increase is taken per series (``increase``
+    handles a counter that restarts), the copies of one agent (same ``instance``, several scrape
+    jobs) are merged with ``max``, and the agents are summed.
+    """
+    group = f" by ({by})" if by else ""
+    return f"sum{group} (max by ({_by(APP, by, 'instance')}) (increase({metric}{{{SEL}}}[{window}])))"
+
+
+def agents(expr: str, by: str = "") -> str:
+    """An agent-level figure summed over agents; several scrape jobs of one agent count once."""
+    group = f" by ({by})" if by else ""
+    return f"sum{group} (max by ({_by('instance', by)}) ({expr}))"
+
+
+# ---------------------------------------------------------------------------- layout and panels
+class Layout:
+    """Places panels left to right in lines of 24 columns, under full-width rows."""
+
+    def __init__(self) -> None:
         self._x = 0
         self._y = 0
-        self._row_h = 0
+        self._line_h = 0
 
-    def _place(self, w: int, h: int) -> dict[str, int]:
-        if self._x + w > 24:
-            self._x = 0
-            self._y += self._row_h
-            self._row_h = 0
-        pos = {"h": h, "w": w, "x": self._x, "y": self._y}
-        self._x += w
-        self._row_h = max(self._row_h, h)
+    def _new_line(self) -> None:
+        self._x = 0
+        self._y += self._line_h
+        self._line_h = 0
+
+    def row(self) -> model.GridPos:
+        """The position of a row header: a line of its own."""
+        if self._x:
+            self._new_line()
+        pos = model.GridPos(h=1, w=GRID_COLUMNS, x=0, y=self._y)
+        self._y += 1
         return pos
 
-    def panel(
+    def place(self, w: int, h: int) -> model.GridPos:
+        """The next free position for a panel ``w`` columns wide and ``h`` high."""
+        if self._x + w > GRID_COLUMNS:
+            self._new_line()
+        pos = model.GridPos(h=h, w=w, x=self._x, y=self._y)
+        self._x += w
+        self._line_h = max(self._line_h, h)
+        return pos
+
+
+def _thresholds(steps: list[Threshold]) -> dashboard_builders.ThresholdsConfig:
+    return (
+        dashboard_builders.ThresholdsConfig()
+        .mode(model.ThresholdsMode.ABSOLUTE)
+        .steps([model.Threshold(value=value, color=color) for value, color in steps])
+    )
+
+
+def _query(expr: str, legend: str, ref_id: str, *, instant: bool, as_table: bool) -> prometheus.Dataquery:
+    query = prometheus.Dataquery().expr(expr).legend_format(legend).ref_id(ref_id).datasource(DS)
+    query = query.instant() if instant else query.range()
+    return query.format(PromQueryFormat.TABLE) if as_table else query
+
+
+def _reduce_last() -> common_builders.ReduceDataOptions:
+    return common_builders.ReduceDataOptions().calcs(["lastNotNull"]).fields("").values(False)
+
+
+class Board:
+    """One dashboard: the SDK's builder plus the layout, panel ids and house conventions."""
+
+    def __init__(self, uid: str, title: str, description: str) -> None:
+        self.layout = Layout()
+        self._next_id = 1
+        self.builder = (
+            dashboard_builders.Dashboard(title)
+            .uid(uid)
+            .description(description)
+            .tags(["sparkprobe", "spark"])
+            .editable()
+            .tooltip(model.DashboardCursorSync.CROSSHAIR)
+            .time("now-1h", "now")
+            .timezone("")
+            .refresh("30s")
+            .version(1)
+            .annotation(
+                dashboard_builders.AnnotationQuery()
+                .name("Annotations & Alerts")
+                .datasource(model.DataSourceRef(type_val="grafana", uid="-- Grafana --"))
+                .enable(True)
+                .hide(True)
+                .icon_color("rgba(0, 211, 255, 1)")
+                .type("dashboard")
+                .built_in(1)
+            )
+            .link(
+                dashboard_builders.DashboardLink("sparkprobe dashboards")
+                .type(model.DashboardLinkType.DASHBOARDS)
+                .tags(["sparkprobe"])
+                .as_dropdown(True)
+                .include_vars(True)
+                .keep_time(True)
+                .icon("external link")
+            )
+            .with_variable(dashboard_builders.DatasourceVariable("datasource").label("Data source").type("prometheus"))
+            .with_variable(self._app_variable("app_name", "Application", "label_values(sparkprobe_app_info, app_name)"))
+            .with_variable(
+                self._app_variable(
+                    "app_id", "Application id", 'label_values(sparkprobe_app_info{app_name=~"$app_name"}, app_id)'
+                )
+            )
+        )
+
+    @staticmethod
+    def _app_variable(name: str, label: str, query: str) -> dashboard_builders.QueryVariable:
+        return (
+            dashboard_builders.QueryVariable(name)
+            .label(label)
+            .datasource(DS)
+            .query(query)
+            .refresh(model.VariableRefresh.ON_TIME_RANGE_CHANGED)
+            .sort(model.VariableSort.ALPHABETICAL_ASC)
+            .multi(True)
+            .include_all(True)
+            .all_value(".*")
+            .current(model.VariableOption(selected=True, text=["All"], value=["$__all"]))
+        )
+
+    def _id(self) -> int:
+        self._next_id += 1
+        return self._next_id - 1
+
+    def row(self, title: str) -> None:
+        """Start a row (expanded: its panels follow it at the top level, as Grafana expects)."""
+        self.builder.with_row(dashboard_builders.Row(title).id(self._id()).grid_pos(self.layout.row()))
+
+    def _finish(
         self,
-        kind: str,
+        panel: AnyPanel,
         title: str,
         description: str,
         unit: str,
         targets: list[tuple[str, str]],
         *,
-        w: int = 12,
-        h: int = 8,
-        instant: bool = False,
+        w: int,
+        h: int,
+        instant: bool,
+        decimals: int | None = None,
+        thresholds: list[Threshold] | None = None,
+        maximum: float | None = None,
+        as_table: bool = False,
+    ) -> AnyPanel:
+        panel = (
+            panel.id(self._id())
+            .title(title)
+            .description(description)
+            .datasource(DS)
+            .grid_pos(self.layout.place(w, h))
+            .unit(unit)
+            .thresholds(_thresholds(thresholds or [(None, "green")]))
+            .targets(
+                [
+                    _query(expr, legend, "ABCDEFGH"[i], instant=instant, as_table=as_table)
+                    for i, (expr, legend) in enumerate(targets)
+                ]
+            )
+        )
+        if decimals is not None:
+            panel = panel.decimals(decimals)
+        if maximum is not None:
+            panel = panel.min(0).max(maximum)
+        return panel
+
+    def timeseries(
+        self,
+        title: str,
+        description: str,
+        unit: str,
+        targets: list[tuple[str, str]],
+        *,
         stack: bool = False,
         decimals: int | None = None,
-        thresholds: list[tuple[float | None, str]] | None = None,
+        thresholds: list[Threshold] | None = None,
         maximum: float | None = None,
-        table_rename: dict[str, str] | None = None,
+        w: int = 12,
+        h: int = 8,
     ) -> None:
-        """Add a panel; ``targets`` are (PromQL, legend) pairs."""
-        steps = [{"color": color, "value": value} for value, color in (thresholds or [(None, "green")])]
-        defaults: dict[str, Any] = {
-            "unit": unit,
-            "thresholds": {"mode": "absolute", "steps": steps},
-            "color": {"mode": "palette-classic" if kind == "timeseries" else "thresholds"},
-        }
-        if decimals is not None:
-            defaults["decimals"] = decimals
-        if maximum is not None:
-            defaults["min"] = 0
-            defaults["max"] = maximum
-        if kind == "timeseries":
-            defaults["custom"] = {
-                "drawStyle": "line",
-                "lineWidth": 1,
-                "fillOpacity": 20 if stack else 0,
-                "showPoints": "never",
-                "spanNulls": False,
-                "stacking": {"mode": "normal" if stack else "none", "group": "A"},
-                "thresholdsStyle": {"mode": "dashed" if thresholds and len(thresholds) > 1 else "off"},
-            }
-        options: dict[str, Any]
-        if kind == "timeseries":
-            options = {
-                "legend": {"displayMode": "list", "placement": "bottom", "showLegend": True},
-                "tooltip": {"mode": "multi", "sort": "desc"},
-            }
-        elif kind == "stat":
-            options = {
-                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                "colorMode": "value",
-                "graphMode": "none",
-                "justifyMode": "auto",
-                "textMode": "auto",
-                "orientation": "auto",
-            }
-        elif kind == "bargauge":
-            options = {
-                "reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                "displayMode": "basic",
-                "orientation": "horizontal",
-                "showUnfilled": True,
-            }
-        elif kind == "table":
-            options = {"showHeader": True, "cellHeight": "sm", "footer": {"show": False}}
-        else:
-            raise ValueError(kind)
-        refs = "ABCDEFGH"
-        panel: dict[str, Any] = {
-            "id": len(self.panels) + 1,
-            "type": kind,
-            "title": title,
-            "description": description,
-            "datasource": DS,
-            "gridPos": self._place(w, h),
-            "fieldConfig": {"defaults": defaults, "overrides": []},
-            "options": options,
-            "targets": [
-                {
-                    "datasource": DS,
-                    "refId": refs[i],
-                    "expr": expr,
-                    "legendFormat": legend,
-                    "range": not instant,
-                    "instant": instant,
-                    **({"format": "table"} if kind == "table" else {}),
-                }
-                for i, (expr, legend) in enumerate(targets)
-            ],
-        }
-        if kind == "table":
-            panel["transformations"] = [
-                {
-                    "id": "organize",
-                    "options": {"excludeByName": {"Time": True}, "renameByName": table_rename or {}},
-                }
-            ]
-        self.panels.append(panel)
+        """A time series panel; ``targets`` are (PromQL, legend) pairs."""
+        panel = (
+            timeseries.Panel()
+            .color_scheme(dashboard_builders.FieldColor().mode(model.FieldColorModeId.PALETTE_CLASSIC))
+            .draw_style(common.GraphDrawStyle.LINE)
+            .line_width(1)
+            .fill_opacity(20 if stack else 0)
+            .show_points(common.VisibilityMode.NEVER)
+            .span_nulls(False)
+            .stacking(
+                common_builders.StackingConfig()
+                .mode(common.StackingMode.NORMAL if stack else common.StackingMode.NONE)
+                .group("A")
+            )
+            .thresholds_style(
+                common_builders.GraphThresholdsStyleConfig().mode(
+                    common.GraphThresholdsStyleMode.DASHED
+                    if thresholds and len(thresholds) > 1
+                    else common.GraphThresholdsStyleMode.OFF
+                )
+            )
+            .legend(
+                common_builders.VizLegendOptions()
+                .display_mode(common.LegendDisplayMode.LIST)
+                .placement(common.LegendPlacement.BOTTOM)
+                .show_legend(True)
+            )
+            .tooltip(
+                common_builders.VizTooltipOptions().mode(common.TooltipDisplayMode.MULTI).sort(common.SortOrder.DESCENDING)
+            )
+        )
+        self.builder.with_panel(
+            self._finish(
+                panel, title, description, unit, targets, w=w, h=h, instant=False,
+                decimals=decimals, thresholds=thresholds, maximum=maximum,
+            )
+        )
 
-    def json(self) -> dict[str, Any]:
-        """Return the dashboard model Grafana provisions."""
-        app_query = "label_values(sparkprobe_app_info, app_name)"
-        id_query = 'label_values(sparkprobe_app_info{app_name=~"$app_name"}, app_id)'
+    def stat(
+        self,
+        title: str,
+        description: str,
+        unit: str,
+        expr: str,
+        *,
+        decimals: int | None = None,
+        thresholds: list[Threshold] | None = None,
+        maximum: float | None = None,
+        w: int = 4,
+        h: int = 4,
+    ) -> None:
+        """A single-value panel of one instant query."""
+        panel = (
+            stat.Panel()
+            .color_scheme(dashboard_builders.FieldColor().mode(model.FieldColorModeId.THRESHOLDS))
+            .reduce_options(_reduce_last())
+            .color_mode(common.BigValueColorMode.VALUE)
+            .graph_mode(common.BigValueGraphMode.NONE)
+            .justify_mode(common.BigValueJustifyMode.AUTO)
+            .text_mode(common.BigValueTextMode.AUTO)
+            .orientation(common.VizOrientation.AUTO)
+        )
+        self.builder.with_panel(
+            self._finish(
+                panel, title, description, unit, [(expr, "")], w=w, h=h, instant=True,
+                decimals=decimals, thresholds=thresholds, maximum=maximum,
+            )
+        )
 
-        def app_var(name: str, label: str, query: str) -> dict[str, Any]:
-            return {
-                "name": name,
-                "label": label,
-                "type": "query",
-                "datasource": DS,
-                "definition": query,
-                "query": {"query": query, "refId": "StandardVariableQuery"},
-                "refresh": 2,
-                "regex": "",
-                "sort": 1,
-                "multi": True,
-                "includeAll": True,
-                "allValue": ".*",
-                "current": {"selected": True, "text": ["All"], "value": ["$__all"]},
-                "hide": 0,
-                "options": [],
-            }
+    def bargauge(
+        self, title: str, description: str, unit: str, expr: str, legend: str, *, decimals: int | None = None
+    ) -> None:
+        """Horizontal bars, one per series of an instant query."""
+        panel = (
+            bargauge.Panel()
+            .color_scheme(dashboard_builders.FieldColor().mode(model.FieldColorModeId.THRESHOLDS))
+            .reduce_options(_reduce_last())
+            .display_mode(common.BarGaugeDisplayMode.BASIC)
+            .orientation(common.VizOrientation.HORIZONTAL)
+            .show_unfilled(True)
+        )
+        self.builder.with_panel(
+            self._finish(panel, title, description, unit, [(expr, legend)], w=12, h=8, instant=True, decimals=decimals)
+        )
 
-        return {
-            "uid": self.uid,
-            "title": self.title,
-            "description": self.description,
-            "tags": ["sparkprobe", "spark"],
-            "editable": True,
-            "graphTooltip": 1,
-            "schemaVersion": 39,
-            "version": 1,
-            "time": {"from": "now-1h", "to": "now"},
-            "timepicker": {},
-            "timezone": "",
-            "refresh": "30s",
-            "fiscalYearStartMonth": 0,
-            "liveNow": False,
-            "annotations": {
-                "list": [
-                    {
-                        "builtIn": 1,
-                        "datasource": {"type": "grafana", "uid": "-- Grafana --"},
-                        "enable": True,
-                        "hide": True,
-                        "iconColor": "rgba(0, 211, 255, 1)",
-                        "name": "Annotations & Alerts",
-                        "type": "dashboard",
-                    }
-                ]
-            },
-            "links": [
-                {
-                    "title": "sparkprobe dashboards",
-                    "type": "dashboards",
-                    "tags": ["sparkprobe"],
-                    "asDropdown": True,
-                    "includeVars": True,
-                    "keepTime": True,
-                    "icon": "external link",
-                    "targetBlank": False,
-                    "tooltip": "",
-                    "url": "",
-                }
-            ],
-            "templating": {
-                "list": [
-                    {
-                        "name": "datasource",
-                        "label": "Data source",
-                        "type": "datasource",
-                        "query": "prometheus",
-                        "regex": "",
-                        "refresh": 1,
-                        "multi": False,
-                        "includeAll": False,
-                        "current": {},
-                        "hide": 0,
-                        "options": [],
-                    },
-                    app_var("app_name", "Application", app_query),
-                    app_var("app_id", "Application id", id_query),
-                ]
-            },
-            "panels": self.panels,
-        }
+    def table(self, title: str, description: str, unit: str, expr: str, value_column: str, *, w: int = 24) -> None:
+        """A table of one instant query: a row per series, its labels as columns, the value renamed."""
+        panel = (
+            table.Panel()
+            .color_scheme(dashboard_builders.FieldColor().mode(model.FieldColorModeId.THRESHOLDS))
+            .show_header(True)
+            .cell_height(common.TableCellHeight.SM)
+            .footer(common_builders.TableFooterOptions().show(False))
+            .align(common.FieldTextAlignment.AUTO)
+            .inspect(False)
+            .with_transformation(
+                model.DataTransformerConfig(
+                    id_val="organize",
+                    options={"excludeByName": {"Time": True}, "renameByName": {"Value": value_column}},
+                )
+            )
+        )
+        self.builder.with_panel(
+            self._finish(panel, title, description, unit, [(expr, "")], w=w, h=8, instant=True, as_table=True)
+        )
+
+    def json(self) -> str:
+        """The dashboard model as Grafana provisions it (keys sorted, so diffs stay small)."""
+        return json.dumps(self.builder.build(), cls=JSONEncoder, indent=2, sort_keys=True) + "\n"
 
 
-def overview() -> Dashboard:
+# ---------------------------------------------------------------------------- the dashboards
+def overview() -> Board:
     """Build the overview: applications, executors, cores, idle share and causes, findings."""
-    d = Dashboard(
+    d = Board(
         "sparkprobe-overview",
         "sparkprobe / Overview",
         "Spark applications profiled by sparkprobe: executors, cores, idle cores and why, findings.",
     )
-    d.panel("stat", "Running applications", "Applications whose ApplicationEnd has not been seen.",
-            "short", [(total("sparkprobe_app_running"), "")], w=4, h=4, instant=True)
-    d.panel("stat", "Executors active", "Executors added and not removed, all selected apps.",
-            "short", [(total("sparkprobe_executors_active"), "")], w=4, h=4, instant=True)
-    d.panel("stat", "Executors idle now", "Active executors with no running task.",
-            "short", [(total("sparkprobe_executors_idle"), "")], w=4, h=4, instant=True)
-    d.panel("stat", "Cores allocated", "Cores of the active executors.",
-            "short", [(total("sparkprobe_cores_allocated"), "")], w=4, h=4, instant=True)
-    d.panel("stat", "Idle core share (5m)",
-            "Share of the allocated core time of the selected apps that ran no task, last 5 minutes.",
-            "percentunit",
-            [(f"sum(app:sparkprobe_idle_cores:rate5m{{{SEL}}})"
-              f" / sum(app:sparkprobe_allocated_cores:rate5m{{{SEL}}})", "")],
-            w=4, h=4, instant=True, decimals=1, maximum=1,
-            thresholds=[(None, "green"), (0.3, "orange"), (0.5, "red")])
-    d.panel("stat", "Incomplete applications",
-            "Apps whose figures miss events (listener drops, or closed by the agent's timeout).",
-            "short", [(total("sparkprobe_app_incomplete"), "")], w=4, h=4, instant=True,
-            thresholds=[(None, "green"), (1, "red")])
+    d.row("Now")
+    d.stat("Running applications", "Applications whose ApplicationEnd has not been seen.", "short",
+           total("sparkprobe_app_running"))
+    d.stat("Executors active", "Executors added and not removed, all selected apps.", "short",
+           total("sparkprobe_executors_active"))
+    d.stat("Executors idle now", "Active executors with no running task.", "short",
+           total("sparkprobe_executors_idle"))
+    d.stat("Cores allocated", "Cores of the active executors.", "short", total("sparkprobe_cores_allocated"))
+    d.stat("Idle core share (5m)",
+           "Share of the allocated core time of the selected apps that ran no task, last 5 minutes.",
+           "percentunit",
+           f"sum(app:sparkprobe_idle_cores:rate5m{{{SEL}}}) / sum(app:sparkprobe_allocated_cores:rate5m{{{SEL}}})",
+           decimals=1, maximum=1, thresholds=[(None, "green"), (0.3, "orange"), (0.5, "red")])
+    d.stat("Incomplete applications",
+           "Apps whose figures miss events (listener drops, or closed by the agent's timeout).", "short",
+           total("sparkprobe_app_incomplete"), thresholds=[(None, "green"), (1, "red")])
 
-    d.panel("timeseries", "Executors: active and idle",
-            "Per app: executors active, and those with no running task.", "short",
-            [(per_app("sparkprobe_executors_active"), f"{LEGEND_APP} active"),
-             (per_app("sparkprobe_executors_idle"), f"{LEGEND_APP} idle")], decimals=0)
-    d.panel("timeseries", "Cores allocated", "Per app: cores of the active executors.", "short",
-            [(per_app("sparkprobe_cores_allocated"), LEGEND_APP)], decimals=0, stack=True)
-    d.panel("timeseries", "Idle core share", (
+    d.row("Executors and cores")
+    d.timeseries("Executors: active and idle", "Per app: executors active, and those with no running task.",
+                 "short",
+                 [(per_app("sparkprobe_executors_active"), f"{LEGEND_APP} active"),
+                  (per_app("sparkprobe_executors_idle"), f"{LEGEND_APP} idle")], decimals=0)
+    d.timeseries("Cores allocated", "Per app: cores of the active executors.", "short",
+                 [(per_app("sparkprobe_cores_allocated"), LEGEND_APP)], decimals=0, stack=True)
+    d.timeseries("Idle core share", (
         "Per app: idle core-seconds / allocated core-seconds over 5 minutes "
         "(recording rule app:sparkprobe_idle_core_share:ratio_rate5m). The dashed line is the "
         "SparkprobeIdleExecutorWaste threshold (its own window is 30 minutes)."),
-            "percentunit", [(f"app:sparkprobe_idle_core_share:ratio_rate5m{{{SEL}}}", LEGEND_APP)],
-            maximum=1, thresholds=[(None, "green"), (0.5, "red")])
-    d.panel("timeseries", "Idle executors by cause", (
+                 "percentunit", [(f"app:sparkprobe_idle_core_share:ratio_rate5m{{{SEL}}}", LEGEND_APP)],
+                 maximum=1, thresholds=[(None, "green"), (0.5, "red")])
+    d.timeseries("Idle executors by cause", (
         "Executor-seconds with no task running, per second (= idle executors on average over 5 "
         "minutes), by the cause the analyzer attributed: cache_held, shuffle_held, min_executors, "
         "driver_busy, unneeded. See docs/figures.md."),
-            "short",
-            [(f"sum by (cause) (app_cause:sparkprobe_executor_idle_seconds:rate5m{{{SEL}}})", "{{cause}}")],
-            stack=True, decimals=2)
-    d.panel("timeseries", "Findings (per 5 min)", "New findings in each 5-minute window, by kind.",
-            "short",
-            [(f"sum by (kind) (max by ({APP}, kind) "
-              f"(increase(sparkprobe_findings_total{{{SEL}}}[5m])))", "{{kind}}")],
-            stack=True, decimals=0)
-    d.panel("bargauge", "Findings by kind (total)", "Findings made so far, by kind.", "short",
-            [(total("sparkprobe_findings_total", by="kind"), "{{kind}}")], instant=True, decimals=0)
-    d.panel("timeseries", "Executors removed by reason (per 5 min)",
-            "Executor removals in each 5-minute window, by classified cause.", "short",
-            [(f"sum by (reason) (max by ({APP}, reason) "
-              f"(increase(sparkprobe_executors_removed_total{{{SEL}}}[5m])))", "{{reason}}")],
-            stack=True, decimals=0)
-    d.panel("table", "Applications", "Applications seen (running = 1 while the app runs).", "short",
-            [(f"max by ({APP}, spark_version, user) (sparkprobe_app_info{{{SEL}}}) "
-              f"* on ({APP}) group_left() max by ({APP}) (sparkprobe_app_running{{{SEL}}})", "")],
-            instant=True, table_rename={"Value": "running"})
+                 "short",
+                 [(f"sum by (cause) (app_cause:sparkprobe_executor_idle_seconds:rate5m{{{SEL}}})", "{{cause}}")],
+                 stack=True, decimals=2)
+
+    d.row("Findings and executor removals")
+    # Findings stay max-per-app: idle findings are made by the clock, so an agent still holding a
+    # moved app's old copy can make the same finding as the agent that has the app now.
+    d.timeseries("Findings (per 5 min)", "New findings in each 5-minute window, by kind.", "short",
+                 [(f"sum by (kind) (max by ({APP}, kind) (increase(sparkprobe_findings_total{{{SEL}}}[5m])))",
+                   "{{kind}}")],
+                 stack=True, decimals=0)
+    d.bargauge("Findings by kind (total)", "Findings made so far, by kind.", "short",
+               total("sparkprobe_findings_total", by="kind"), "{{kind}}", decimals=0)
+    d.timeseries("Executors removed by reason (per 5 min)",
+                 "Executor removals in each 5-minute window, by classified cause.", "short",
+                 [(event_increase("sparkprobe_executors_removed_total", by="reason"), "{{reason}}")],
+                 stack=True, decimals=0)
+
+    d.row("Applications")
+    d.table("Applications", "Applications seen (running = 1 while the app runs).", "short",
+            f"max by ({APP}, spark_version, user) (sparkprobe_app_info{{{SEL}}}) "
+            f"* on ({APP}) group_left() max by ({APP}) (sparkprobe_app_running{{{SEL}}})",
+            "running")
     return d
 
 
-def cache() -> Dashboard:
+def cache() -> Board:
     """Build the cache dashboard: cached data, losses, replicas, migration, recomputation."""
-    d = Dashboard(
+    d = Board(
         "sparkprobe-cache",
         "sparkprobe / Cached data",
         "Cached RDD blocks: what is cached, what was lost with removed executors and why, and what "
         "rebuilding it cost.",
     )
-    d.panel("stat", "Cached bytes", "Bytes of cached RDD blocks (all replicas, memory and disk).",
-            "bytes", [(total("sparkprobe_cached_bytes", extra="storage"), "")], w=4, h=4, instant=True)
-    d.panel("stat", "Cached blocks", "Distinct cached RDD blocks.", "short",
-            [(total("sparkprobe_cached_blocks"), "")], w=4, h=4, instant=True)
-    d.panel("stat", "Blocks lost",
-            "Cached blocks lost with their last replica (all reasons, since app start).", "short",
-            [(total("sparkprobe_cache_lost_blocks_total", extra="reason"), "")], w=4, h=4, instant=True,
-            thresholds=[(None, "green"), (1, "red")])
-    d.panel("stat", "Bytes lost", "Bytes of the cached blocks lost with their last replica.", "bytes",
-            [(total("sparkprobe_cache_lost_bytes_total", extra="reason"), "")], w=4, h=4, instant=True,
-            thresholds=[(None, "green"), (1, "red")])
-    d.panel("stat", "Blocks recomputed", "Lost blocks cached again (rebuilt from lineage).", "short",
-            [(total("sparkprobe_cache_recomputed_blocks_total"), "")], w=4, h=4, instant=True)
-    d.panel("stat", "Recompute time", "Executor run time of the tasks that rebuilt lost blocks.", "s",
-            [(total("sparkprobe_cache_recompute_seconds_total"), "")], w=4, h=4, instant=True)
+    d.row("Now and since app start")
+    d.stat("Cached bytes", "Bytes of cached RDD blocks (all replicas, memory and disk).", "bytes",
+           total("sparkprobe_cached_bytes", extra="storage"))
+    d.stat("Cached blocks", "Distinct cached RDD blocks.", "short", total("sparkprobe_cached_blocks"))
+    d.stat("Blocks lost", "Cached blocks lost with their last replica (all reasons, since app start).", "short",
+           total("sparkprobe_cache_lost_blocks_total", extra="reason"), thresholds=[(None, "green"), (1, "red")])
+    d.stat("Bytes lost", "Bytes of the cached blocks lost with their last replica.", "bytes",
+           total("sparkprobe_cache_lost_bytes_total", extra="reason"), thresholds=[(None, "green"), (1, "red")])
+    d.stat("Blocks recomputed", "Lost blocks cached again (rebuilt from lineage).", "short",
+           total("sparkprobe_cache_recomputed_blocks_total"))
+    d.stat("Recompute time", "Executor run time of the tasks that rebuilt lost blocks.", "s",
+           total("sparkprobe_cache_recompute_seconds_total"))
 
-    d.panel("timeseries", "Cached bytes by storage", "Cached bytes of the selected apps, memory and disk.",
-            "bytes", [(total("sparkprobe_cached_bytes", by="storage"), "{{storage}}")], stack=True)
-    d.panel("timeseries", "Cached blocks", "Per app: distinct cached blocks.", "short",
-            [(per_app("sparkprobe_cached_blocks"), LEGEND_APP)], decimals=0)
-    d.panel("timeseries", "Blocks lost by reason (per 5 min)", (
+    d.row("Cached data")
+    d.timeseries("Cached bytes by storage", "Cached bytes of the selected apps, memory and disk.", "bytes",
+                 [(total("sparkprobe_cached_bytes", by="storage"), "{{storage}}")], stack=True)
+    d.timeseries("Cached blocks", "Per app: distinct cached blocks.", "short",
+                 [(per_app("sparkprobe_cached_blocks"), LEGEND_APP)], decimals=0)
+
+    d.row("Losses and recomputation")
+    d.timeseries("Blocks lost by reason (per 5 min)", (
         "Cached blocks lost with their last replica, by why the executor went away "
         "(recording rule app_reason:sparkprobe_cache_lost_blocks:rate5m x 300)."),
-            "short",
-            [(f"sum by (reason) (app_reason:sparkprobe_cache_lost_blocks:rate5m{{{SEL}}}) * 300",
-              "{{reason}}")],
-            stack=True, decimals=0)
-    d.panel("timeseries", "Bytes lost by reason (per 5 min)",
-            "Bytes of the blocks lost (recording rule app_reason:sparkprobe_cache_lost_bytes:rate5m x 300).",
-            "bytes",
-            [(f"sum by (reason) (app_reason:sparkprobe_cache_lost_bytes:rate5m{{{SEL}}}) * 300",
-              "{{reason}}")],
-            stack=True)
-    d.panel("timeseries", "Replicas lost, blocks migrated, blocks recomputed (per 5 min)", (
+                 "short",
+                 [(f"sum by (reason) (app_reason:sparkprobe_cache_lost_blocks:rate5m{{{SEL}}}) * 300", "{{reason}}")],
+                 stack=True, decimals=0)
+    d.timeseries("Bytes lost by reason (per 5 min)",
+                 "Bytes of the blocks lost (recording rule app_reason:sparkprobe_cache_lost_bytes:rate5m x 300).",
+                 "bytes",
+                 [(f"sum by (reason) (app_reason:sparkprobe_cache_lost_bytes:rate5m{{{SEL}}}) * 300", "{{reason}}")],
+                 stack=True)
+    d.timeseries("Replicas lost, blocks migrated, blocks recomputed (per 5 min)", (
         "Replicas lost while another copy survived; blocks that survived a decommission by "
         "migration; lost blocks cached again."),
-            "short",
-            [(f"sum(max by ({APP}) (increase(sparkprobe_cache_replicas_lost_total{{{SEL}}}[5m])))",
-              "replicas lost"),
-             (f"sum(max by ({APP}) (increase(sparkprobe_cache_migrated_blocks_total{{{SEL}}}[5m])))",
-              "blocks migrated"),
-             (f"sum(app:sparkprobe_cache_recomputed_blocks:rate5m{{{SEL}}}) * 300", "blocks recomputed")],
-            decimals=0)
-    d.panel("timeseries", "Recompute time (per 5 min)", (
+                 "short",
+                 [(event_increase("sparkprobe_cache_replicas_lost_total"), "replicas lost"),
+                  (event_increase("sparkprobe_cache_migrated_blocks_total"), "blocks migrated"),
+                  (f"sum(app:sparkprobe_cache_recomputed_blocks:rate5m{{{SEL}}}) * 300", "blocks recomputed")],
+                 decimals=0)
+    d.timeseries("Recompute time (per 5 min)", (
         "Per app: executor time spent rebuilding lost blocks in each 5-minute window "
         "(recording rule app:sparkprobe_cache_recompute_seconds:rate5m x 300)."),
-            "s", [(f"app:sparkprobe_cache_recompute_seconds:rate5m{{{SEL}}} * 300", LEGEND_APP)])
-    d.panel("bargauge", "Blocks lost by reason (total)", "Cached blocks lost since app start, by reason.",
-            "short", [(total("sparkprobe_cache_lost_blocks_total", by="reason"), "{{reason}}")],
-            instant=True, decimals=0)
-    d.panel("bargauge", "Bytes lost by reason (total)", "Bytes lost since app start, by reason.", "bytes",
-            [(total("sparkprobe_cache_lost_bytes_total", by="reason"), "{{reason}}")], instant=True)
+                 "s", [(f"app:sparkprobe_cache_recompute_seconds:rate5m{{{SEL}}} * 300", LEGEND_APP)])
+
+    d.row("Losses since app start")
+    d.bargauge("Blocks lost by reason (total)", "Cached blocks lost since app start, by reason.", "short",
+               total("sparkprobe_cache_lost_blocks_total", by="reason"), "{{reason}}", decimals=0)
+    d.bargauge("Bytes lost by reason (total)", "Bytes lost since app start, by reason.", "bytes",
+               total("sparkprobe_cache_lost_bytes_total", by="reason"), "{{reason}}")
     return d
 
 
-def health() -> Dashboard:
-    """Build the health dashboard: the listener and the agent themselves."""
-    d = Dashboard(
+def health() -> Board:
+    """Build the health dashboard: the listener and the agents themselves."""
+    d = Board(
         "sparkprobe-health",
         "sparkprobe / Listener and agent health",
         "Is sparkprobe itself working: events in, events dropped by listeners, listener cost on "
         "Spark's listener bus, bad input, rejected connections, pushes to the Pushgateway.",
     )
-    d.panel("stat", "Agents up", "sparkprobe agent scrape targets up (job names matching sparkprobe.*).",
-            "short", [('sum(up{job=~"sparkprobe.*"})', "")], w=4, h=4, instant=True,
-            thresholds=[(None, "red"), (1, "green")])
-    d.panel("stat", "Applications held",
-            "Applications the agents hold (running, and ended within retention).", "short",
-            [("sum(sparkprobe_agent_apps)", "")], w=4, h=4, instant=True)
-    d.panel("stat", "Open connections", "Listener connections open now.", "short",
-            [("sum(sparkprobe_agent_connections_open)", "")], w=4, h=4, instant=True)
-    d.panel("stat", "Events dropped",
-            "Events the listeners of the selected apps dropped (queue full or send failed).", "short",
-            [(total("sparkprobe_listener_events_dropped_total"), "")], w=4, h=4, instant=True,
-            thresholds=[(None, "green"), (1, "red")])
-    d.panel("stat", "Listener time per event (5m)",
-            "Mean time the listener spent on Spark's listener bus per event, selected apps, last 5 minutes.",
-            "s", [(f"max(app:sparkprobe_listener_processing_seconds:mean5m{{{SEL}}})", "")],
-            w=4, h=4, instant=True)
-    d.panel("stat", "Apps refused (cap)",
-            "Applications refused because the agent tracked --max-apps already.", "short",
-            [("sum(sparkprobe_agent_apps_over_limit_total)", "")], w=4, h=4, instant=True,
-            thresholds=[(None, "green"), (1, "red")])
+    d.row("Now")
+    d.stat("Agents up", "sparkprobe agents whose scrape succeeds (job names matching sparkprobe.*).", "short",
+           agents('up{job=~"sparkprobe.*"}'), thresholds=[(None, "red"), (1, "green")])
+    d.stat("Applications held", (
+        "Selected applications the agents hold (running, and ended within retention). An app that two "
+        "agents hold while it moves between them counts once."),
+           "short", f'count(max by ({APP}) (sparkprobe_app_info{{{SEL}, instance!=""}}))')
+    d.stat("Open connections", "Listener connections open now, all agents.", "short",
+           agents("sparkprobe_agent_connections_open"))
+    d.stat("Events dropped",
+           "Events the listeners of the selected apps dropped (queue full or send failed).", "short",
+           total("sparkprobe_listener_events_dropped_total"), thresholds=[(None, "green"), (1, "red")])
+    d.stat("Listener time per event (5m)",
+           "Mean time the listener spent on Spark's listener bus per event, selected apps, last 5 minutes.",
+           "s", f"max(app:sparkprobe_listener_processing_seconds:mean5m{{{SEL}}})")
+    d.stat("Apps refused (cap)",
+           "Applications refused in the time range because an agent tracked --max-apps already.", "short",
+           agents("increase(sparkprobe_agent_apps_over_limit_total[$__range])"),
+           thresholds=[(None, "green"), (1, "red")])
 
-    d.panel("timeseries", "Events received",
-            "Per app: events the agent received from the listener, per second.", "cps",
-            [(f"app:sparkprobe_events_received:rate5m{{{SEL}}}", LEGEND_APP)])
-    d.panel("timeseries", "Listener drops", (
+    d.row("Listeners")
+    d.timeseries("Events received", "Per app: events the agents received from the listener, per second.", "cps",
+                 [(f"app:sparkprobe_events_received:rate5m{{{SEL}}}", LEGEND_APP)])
+    d.timeseries("Listener drops", (
         "Per app: events the listener dropped per second (its queue, spark.sparkprobe.queueCapacity, "
         "was full, or the agent unreachable)."),
-            "cps", [(f"app:sparkprobe_listener_events_dropped:rate5m{{{SEL}}}", LEGEND_APP)])
-    d.panel("timeseries", "Listener processing time per event", (
+                 "cps", [(f"app:sparkprobe_listener_events_dropped:rate5m{{{SEL}}}", LEGEND_APP)])
+    d.timeseries("Listener processing time per event", (
         "Per app: time spent in the listener's on* methods on Spark's listener bus per event offered "
         "(sparkprobe_listener_processing_seconds sum / count over 5 minutes)."),
-            "s", [(f"app:sparkprobe_listener_processing_seconds:mean5m{{{SEL}}}", LEGEND_APP)])
-    d.panel("timeseries", "Bad lines by reason", "Lines the agents could not use, per second, by reason.",
-            "cps",
-            [("sum by (reason) (rate(sparkprobe_agent_bad_lines_total[$__rate_interval]))", "{{reason}}")])
-    d.panel("timeseries", "Rejected connections by reason",
-            "Listener connections refused at the hello, per second, by reason.", "cps",
-            [("sum by (reason) (rate(sparkprobe_agent_connections_rejected_total[$__rate_interval]))",
-              "{{reason}}")])
-    d.panel("timeseries", "Open connections and applications held", "Per agent.", "short",
-            [("sum by (instance) (sparkprobe_agent_connections_open)", "{{instance}} connections"),
-             ("sum by (instance) (sparkprobe_agent_apps)", "{{instance}} apps")], decimals=0)
-    d.panel("timeseries", "Pushgateway pushes by result (per 5 min)",
-            "Finished apps pushed to the Pushgateway (agents started with a Pushgateway only).", "short",
-            [("sum by (result) (increase(sparkprobe_pushgateway_pushes_total[5m]))", "{{result}}")],
-            decimals=0)
-    d.panel("timeseries", "Scrape cost", "Time each agent spent building the metric families of one scrape.",
-            "s", [("max by (instance) (sparkprobe_agent_collect_duration_seconds)", "{{instance}}")])
-    d.panel("table", "Last push to the Pushgateway", (
+                 "s", [(f"app:sparkprobe_listener_processing_seconds:mean5m{{{SEL}}}", LEGEND_APP)])
+
+    d.row("Agents")
+    d.timeseries("Bad lines by reason", "Lines the agents could not use, per second, by reason.", "cps",
+                 [(agents("rate(sparkprobe_agent_bad_lines_total[$__rate_interval])", by="reason"), "{{reason}}")])
+    d.timeseries("Rejected connections by reason",
+                 "Listener connections refused at the hello, per second, by reason.", "cps",
+                 [(agents("rate(sparkprobe_agent_connections_rejected_total[$__rate_interval])", by="reason"),
+                   "{{reason}}")])
+    d.timeseries("Open connections and applications held", "Per agent.", "short",
+                 [("max by (instance) (sparkprobe_agent_connections_open)", "{{instance}} connections"),
+                  ("max by (instance) (sparkprobe_agent_apps)", "{{instance}} apps")], decimals=0)
+    d.timeseries("Pushgateway pushes by result (per 5 min)",
+                 "Finished apps pushed to the Pushgateway (agents started with a Pushgateway only).", "short",
+                 [(agents("increase(sparkprobe_pushgateway_pushes_total[5m])", by="result"), "{{result}}")],
+                 decimals=0)
+    d.timeseries("Scrape cost", "Time each agent spent building the metric families of one scrape.", "s",
+                 [("max by (instance) (sparkprobe_agent_collect_duration_seconds)", "{{instance}}")])
+
+    d.row("Pushgateway")
+    d.table("Last push to the Pushgateway", (
         "Per app: when its final figures were last pushed. Groups stay on the Pushgateway until "
         "replaced or deleted (docs/grafana.md, Pushgateway)."),
-            "dateTimeAsIso",
-            [(f"max by ({APP}) (sparkprobe_last_push_timestamp_seconds{{{SEL}}}) * 1000", "")],
-            w=24, instant=True, table_rename={"Value": "last push"})
+            "dateTimeAsIso", f"max by ({APP}) (sparkprobe_last_push_timestamp_seconds{{{SEL}}}) * 1000",
+            "last push")
     return d
 
 
@@ -453,12 +568,12 @@ DASHBOARDS = {
 
 def render() -> dict[str, str]:
     """File name → JSON text of every dashboard."""
-    return {name: json.dumps(build().json(), indent=2) + "\n" for name, build in DASHBOARDS.items()}
+    return {name: build().json() for name, build in DASHBOARDS.items()}
 
 
 def main(argv: list[str] | None = None) -> int:
     """Write the dashboards (or, with --check, compare them)."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument(
         "--check", action="store_true", help="compare instead of writing; exit 1 on a difference"
     )
@@ -467,10 +582,10 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in render().items():
         path = OUT / name
         if args.check:
-            if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            if not path.is_file() or path.read_bytes() != text.encode("utf-8"):
                 stale.append(name)
         else:
-            path.write_text(text, encoding="utf-8")
+            path.write_bytes(text.encode("utf-8"))
     if stale:
         print(f"out of date (run python grafana/generate_dashboards.py): {', '.join(stale)}", file=sys.stderr)
         return 1

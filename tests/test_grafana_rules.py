@@ -3,14 +3,20 @@
 - ``promtool check rules`` and ``promtool test rules`` pass on grafana/alerts/;
 - every alert has labels and annotations an on-call person needs, a runbook anchor that exists in
   docs/alerts.md, and promtool unit tests that see it both fire and stay silent;
-- every dashboard has a stable unique uid, the datasource / app_name / app_id variables, a unit on
-  every panel, and only valid PromQL;
+- every dashboard is the output of grafana/generate_dashboards.py (regenerated here with
+  grafana-foundation-sdk and compared byte for byte), reads back through the SDK's typed models
+  unchanged, has a stable unique uid, the datasource / app_name / app_id variables, a unit on
+  every panel, panels that do not overlap, and only valid PromQL;
+- deploy/kubernetes/prometheusrule.yaml and dashboards-configmap.yaml are grafana/generate_k8s.py's
+  output, the PrometheusRule holds exactly the rules of grafana/alerts (promtool checks and unit
+  tests them as extracted), and the ConfigMap exactly the dashboards;
 - every metric name in a panel or a rule is one the agent really exposes (read from a real Agent's
   exposition) or a recording rule of grafana/alerts/sparkprobe-rules.yaml.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import subprocess
@@ -22,7 +28,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import need_binary
+from conftest import IN_CI, need_binary
 from sparkprobe.agent import Agent, AppRecord
 from sparkprobe.analysis.state import AppState
 from sparkprobe.events import (
@@ -45,6 +51,7 @@ RULES = GRAFANA / "alerts" / "sparkprobe-rules.yaml"
 ALERTS = GRAFANA / "alerts" / "sparkprobe-alerts.yaml"
 RULE_TESTS = sorted((GRAFANA / "alerts" / "tests").glob("*.yaml"))
 DASHBOARDS = sorted((GRAFANA / "dashboards").glob("*.json"))
+K8S = ROOT / "deploy" / "kubernetes"
 ALERTS_DOC = ROOT / "docs" / "alerts.md"
 RUNBOOK_BASE = "https://github.com/sparkprobe/sparkprobe/blob/main/docs/alerts.md#"
 
@@ -54,7 +61,17 @@ STABLE_UIDS = {"sparkprobe-overview", "sparkprobe-cache", "sparkprobe-health"}
 GRAFANA_UNITS = {"short", "none", "percentunit", "bytes", "s", "ms", "cps", "ops", "dateTimeAsIso"}
 SEVERITIES = {"critical", "warning", "info"}
 #: Values that stand in for Grafana's variables when an expression is checked or run.
-VARIABLES = {"$__rate_interval": "1m", "$app_name": ".*", "$app_id": ".*"}
+VARIABLES = {"$__rate_interval": "1m", "$__range": "1h", "$app_name": ".*", "$app_id": ".*"}
+GRID_COLUMNS = 24
+
+
+def need_sdk() -> None:
+    """grafana-foundation-sdk (the test extra; Python >= 3.11): skip without it, except in CI."""
+    if importlib.util.find_spec("grafana_foundation_sdk") is None:
+        message = "grafana-foundation-sdk is not installed (pip install -e '.[test]', Python >= 3.11)"
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
 
 
 # ---------------------------------------------------------------------------- a small YAML reader
@@ -152,7 +169,7 @@ def load_yaml(path: Path) -> Any:
                 if ind != indent or not line.strip().startswith("- "):
                     break
                 content = line.strip()[2:]
-                if re.match(r"^[\w.-]+:( |$)", content):
+                if re.match(r"^[\w./-]+:( |$)", content):
                     # a mapping that starts on the dash line: re-read it as indented by 2 more
                     raw[pos] = " " * (indent + 2) + content
                     lines[pos] = (indent + 2, content, pos)
@@ -170,7 +187,7 @@ def load_yaml(path: Path) -> Any:
             ind = len(line) - len(line.lstrip(" "))
             if ind != indent or line.strip().startswith("- "):
                 break
-            m = re.match(r"^([\w.-]+):(?: (.*))?$", line.strip())
+            m = re.match(r"^([\w./-]+):(?: (.*))?$", line.strip())
             assert m, f"{path}:{pos + 1}: not in the supported YAML subset: {line!r}"
             pos += 1
             mapping[m.group(1)] = value_after((m.group(2) or "").strip(), indent)
@@ -269,6 +286,11 @@ def dashboard_targets() -> list[tuple[str, str, str]]:
     return out
 
 
+def data_panels(path: Path) -> list[dict[str, Any]]:
+    """The panels of a dashboard that show data (not its row headers)."""
+    return [p for p in json.loads(path.read_text(encoding="utf-8"))["panels"] if p["type"] != "row"]
+
+
 # ---------------------------------------------------------------------------- rules
 
 
@@ -337,8 +359,14 @@ def test_rule_names_follow_prometheus_conventions() -> None:
     for rule in rule_list(RULES):
         level, metric, ops = rule["record"].split(":")
         assert level in ("app", "app_cause", "app_reason"), rule["record"]
-        assert metric.startswith("sparkprobe_") and not metric.endswith("_total"), rule["record"]
-        assert re.fullmatch(r"(rate|ratio_rate|mean|increase)\d+[smh]", ops), rule["record"]
+        assert metric.startswith("sparkprobe_"), rule["record"]
+        if ops == "max":
+            # An aggregation of a raw counter keeps the counter's name (it still is one)...
+            assert metric.endswith(("_total", "_sum", "_count")), rule["record"]
+        else:
+            # ...a rate or a ratio loses the _total (Prometheus's recording rule naming).
+            assert not metric.endswith("_total"), rule["record"]
+            assert re.fullmatch(r"(rate|ratio_rate|mean|increase)\d+[smh]", ops), rule["record"]
 
 
 def test_rules_read_only_metrics_the_agent_exposes(exposed: set[str], recorded: set[str]) -> None:
@@ -351,7 +379,23 @@ def test_rules_read_only_metrics_the_agent_exposes(exposed: set[str], recorded: 
 # ---------------------------------------------------------------------------- dashboards
 
 
-def test_dashboards_are_generated_from_the_script() -> None:
+def _generator(name: str = "generate_dashboards") -> Any:
+    spec = importlib.util.spec_from_file_location(name, GRAFANA / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_dashboards_are_the_generators_output_byte_for_byte() -> None:
+    need_sdk()
+    rendered: dict[str, str] = _generator().render()
+    assert sorted(rendered) == [p.name for p in DASHBOARDS], "a dashboard file without a generator, or vice versa"
+    for path in DASHBOARDS:
+        assert path.read_bytes() == rendered[path.name].encode("utf-8"), (
+            f"{path.name} differs from grafana/generate_dashboards.py: edit the script and run it"
+        )
+    # The script's own check agrees (what a contributor runs).
     out = subprocess.run(
         [sys.executable, str(GRAFANA / "generate_dashboards.py"), "--check"],
         capture_output=True,
@@ -359,6 +403,48 @@ def test_dashboards_are_generated_from_the_script() -> None:
         check=False,
     )
     assert out.returncode == 0, out.stderr
+
+
+def test_generator_check_fails_on_a_hand_edit(tmp_path: Path) -> None:
+    need_sdk()
+    generator = _generator()
+    generator.OUT = tmp_path
+    assert generator.main([]) == 0 and generator.main(["--check"]) == 0
+    edited = tmp_path / "sparkprobe-cache.json"
+    edited.write_text(edited.read_text(encoding="utf-8").replace('"30s"', '"10s"', 1), encoding="utf-8")
+    assert generator.main(["--check"]) == 1
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
+def test_dashboard_reads_back_through_the_sdk_models_unchanged(path: Path) -> None:
+    """A key outside Grafana's schema (as the SDK types it) is dropped on the way: the bytes differ."""
+    need_sdk()
+    from grafana_foundation_sdk.cog.encoder import JSONEncoder
+    from grafana_foundation_sdk.cog.plugins import register_default_plugins
+    from grafana_foundation_sdk.models.dashboard import Dashboard
+
+    register_default_plugins()  # panel options and Prometheus queries decode to their own types
+    text = path.read_text(encoding="utf-8")
+    again = json.dumps(Dashboard.from_json(json.loads(text)), cls=JSONEncoder, indent=2, sort_keys=True) + "\n"
+    assert again == text
+
+
+@pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
+def test_dashboard_layout_rows_and_panels_fit_the_grid_without_overlap(path: Path) -> None:
+    panels = json.loads(path.read_text(encoding="utf-8"))["panels"]
+    cells: dict[tuple[int, int], str] = {}
+    for panel in panels:
+        pos = panel["gridPos"]
+        assert pos["x"] >= 0 and pos["w"] > 0 and pos["x"] + pos["w"] <= GRID_COLUMNS, panel["title"]
+        if panel["type"] == "row":
+            # Expanded rows: their panels follow them at the top level (Grafana ignores panels
+            # nested in a row that is not collapsed).
+            assert not panel["collapsed"] and panel["panels"] == [] and pos["w"] == GRID_COLUMNS, panel["title"]
+        for x in range(pos["x"], pos["x"] + pos["w"]):
+            for y in range(pos["y"], pos["y"] + pos["h"]):
+                assert (x, y) not in cells, f"{panel['title']} overlaps {cells[(x, y)]}"
+                cells[(x, y)] = panel["title"]
+    assert panels[0]["type"] == "row", "every panel sits under a row"
 
 
 def test_dashboard_uids_are_stable_and_unique() -> None:
@@ -386,9 +472,9 @@ def test_dashboard_variables(path: Path) -> None:
 
 @pytest.mark.parametrize("path", DASHBOARDS, ids=lambda p: p.stem)
 def test_every_panel_has_a_unit_a_datasource_and_app_filters(path: Path) -> None:
-    panels = json.loads(path.read_text(encoding="utf-8"))["panels"]
-    assert len({p["id"] for p in panels}) == len(panels)
-    for panel in panels:
+    every = json.loads(path.read_text(encoding="utf-8"))["panels"]
+    assert len({p["id"] for p in every}) == len(every)
+    for panel in data_panels(path):
         title = panel["title"]
         assert panel["fieldConfig"]["defaults"].get("unit") in GRAFANA_UNITS, title
         assert panel["datasource"] == {"type": "prometheus", "uid": "${datasource}"}, title
@@ -459,3 +545,58 @@ def test_provisioning_points_at_the_dashboards_and_a_prometheus_datasource() -> 
     assert source["type"] == "prometheus" and source["url"].startswith("http")
     docs = (ROOT / "docs" / "grafana.md").read_text(encoding="utf-8")
     assert "/etc/grafana/provisioning" in docs and provider["options"]["path"] in docs
+
+
+# ---------------------------------------------------------------------------- Kubernetes
+
+
+def test_k8s_manifests_are_the_generators_output_byte_for_byte(tmp_path: Path) -> None:
+    generator = _generator("generate_k8s")
+    rendered: dict[str, str] = generator.render()
+    assert sorted(rendered) == ["dashboards-configmap.yaml", "prometheusrule.yaml"]
+    for name, text in rendered.items():
+        assert (K8S / name).read_bytes() == text.encode("utf-8"), (
+            f"deploy/kubernetes/{name} differs from grafana/generate_k8s.py: run it"
+        )
+    out = subprocess.run(
+        [sys.executable, str(GRAFANA / "generate_k8s.py"), "--check"], capture_output=True, text=True, check=False
+    )
+    assert out.returncode == 0, out.stderr
+    generator.OUT = tmp_path
+    assert generator.main([]) == 0
+    (tmp_path / "prometheusrule.yaml").write_text("edited\n", encoding="utf-8")
+    assert generator.main(["--check"]) == 1
+
+
+def test_prometheusrule_holds_exactly_the_rules_of_grafana_alerts(tmp_path: Path) -> None:
+    promtool = need_binary("promtool")
+    manifest = load_yaml(K8S / "prometheusrule.yaml")
+    assert manifest["apiVersion"] == "monitoring.coreos.com/v1" and manifest["kind"] == "PrometheusRule"
+    assert manifest["metadata"]["name"] == "sparkprobe"
+    groups = manifest["spec"]["groups"]
+    assert groups == load_yaml(RULES)["groups"] + load_yaml(ALERTS)["groups"]
+    # Prometheus's own parser on what a PrometheusRule hands it (the operator writes spec as a
+    # rule file): valid, and as many rules as the two files.
+    extracted = tmp_path / "extracted.yaml"
+    extracted.write_text(json.dumps({"groups": groups}), encoding="utf-8")
+    assert promtool_count(promtool, extracted) == promtool_count(promtool, RULES) + promtool_count(promtool, ALERTS)
+    # The alert unit tests pass on the extracted rules too.
+    tests = []
+    for path in RULE_TESTS:
+        text = path.read_text(encoding="utf-8")
+        block = "rule_files:\n  - ../sparkprobe-rules.yaml\n  - ../sparkprobe-alerts.yaml\n"
+        assert block in text, path
+        copy = tmp_path / path.name
+        copy.write_text(text.replace(block, f"rule_files:\n  - {json.dumps(str(extracted))}\n"), encoding="utf-8")
+        tests.append(str(copy))
+    out = subprocess.run([promtool, "test", "rules", *tests], capture_output=True, text=True, check=False)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_dashboards_configmap_holds_exactly_the_dashboards_for_the_sidecar() -> None:
+    manifest = load_yaml(K8S / "dashboards-configmap.yaml")
+    assert manifest["apiVersion"] == "v1" and manifest["kind"] == "ConfigMap"
+    assert manifest["metadata"]["labels"]["grafana_dashboard"] == "1"
+    assert manifest["data"] == {p.name: p.read_text(encoding="utf-8") for p in DASHBOARDS}
+    for name, text in manifest["data"].items():
+        assert json.loads(text)["uid"] == Path(name).stem

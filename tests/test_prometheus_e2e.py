@@ -5,7 +5,10 @@ allocation reclaims its executors, with a real agent in-process, a real ``promet
 grafana/alerts/*.yaml and scraping the agent and a real ``prometheus-pushgateway``. It checks that
 every query of every dashboard returns data, that SparkprobeCachedDataLost fires, that the finished
 app's figures reach Prometheus through the Pushgateway, and that ``promtool check metrics`` finds
-nothing to say about the agent's exposition. The smaller tests pin the exporter's behaviour.
+nothing to say about the agent's exposition. A second agent, scraped under the same job, holds an
+older copy of the same app (as an agent does after the app's listener moved away): the app still
+raises one alert, counts once, and no rule or query fails on the two copies. The smaller tests pin
+the exporter's behaviour.
 """
 
 from __future__ import annotations
@@ -126,7 +129,7 @@ def start_pushgateway(processes: Processes) -> str:
     return url
 
 
-def start_prometheus(processes: Processes, tmp_path: Path, agent_target: str, pushgateway_target: str) -> str:
+def start_prometheus(processes: Processes, tmp_path: Path, agent_targets: list[str], pushgateway_target: str) -> str:
     binary = need_binary("prometheus")
     port = free_port()
     config = tmp_path / "prometheus.yml"
@@ -138,7 +141,7 @@ def start_prometheus(processes: Processes, tmp_path: Path, agent_target: str, pu
         "rule_files:\n" + "".join(f"  - {json.dumps(str(p))}\n" for p in RULE_FILES) + "scrape_configs:\n"
         "  - job_name: sparkprobe\n"
         "    static_configs:\n"
-        f"      - targets: [{json.dumps(agent_target)}]\n"
+        f"      - targets: {json.dumps(agent_targets)}\n"
         "  - job_name: pushgateway\n"
         "    honor_labels: true\n"
         "    static_configs:\n"
@@ -197,7 +200,7 @@ def dashboard_queries() -> list[tuple[str, str, str]]:
     for path in DASHBOARDS:
         model = json.loads(path.read_text(encoding="utf-8"))
         for panel in model["panels"]:
-            for target in panel["targets"]:
+            for target in panel.get("targets", []):  # row headers have none
                 out.append((model["uid"], panel["title"], target["expr"]))
     return out
 
@@ -211,6 +214,7 @@ def substitute(expr: str, app_name: str, app_id: str) -> str:
     """Fill the dashboard variables the way Grafana does for one selected app."""
     return (
         expr.replace("$__rate_interval", "30s")
+        .replace("$__range", "1h")
         .replace("$app_name", regex_value(app_name))
         .replace("$app_id", regex_value(app_id))
     )
@@ -230,6 +234,23 @@ def synthetic_record(agent: Agent, app_id: str, app_name: str, ended: bool = Tru
     if ended:
         events.append(AppEnd(10_000))
     agent.ingest(rec, events)
+    return rec
+
+
+def old_copy(agent: Agent, app_id: str, app_name: str, spark_version: str, user: str) -> AppRecord:
+    """An agent's copy of an app whose listener has moved on: one executor reclaimed with a block."""
+    rec = agent.apps[app_id] = AppRecord(AppState(app_id, agent.limits))
+    agent.ingest(
+        rec,
+        [
+            AppStart(app_id, app_name, user, 1_000, spark_version),
+            Conf({"spark.dynamicAllocation.enabled": "true"}),
+            ExecutorAdded("1", "h", 1, 1_000),
+            BlockUpdated("rdd_3_0", "1", True, False, False, True, 1, 4096, 0),
+            ExecutorRemoved("1", 8_000, "Executor killed by driver."),
+            ListenerStats(offered=5, dropped=0, processing_ns=5_000),
+        ],
+    )
     return rec
 
 
@@ -358,16 +379,24 @@ def test_dashboards_alerts_and_pushgateway_on_a_real_spark_run(
     service = AgentService(
         AgentSettings(listen="127.0.0.1:0", metrics="127.0.0.1:0", token=token, pushgateway=pushgateway)
     ).start()
+    # A second agent replica (its /metrics only): it will hold an older copy of the same app.
+    other = AgentService(AgentSettings(listen="127.0.0.1:0", metrics="127.0.0.1:0", token=token)).start()
     assert service.agent is not None and service.metrics is not None and service.metrics.address is not None
+    assert other.agent is not None and other.metrics is not None and other.metrics.address is not None
     agent, server, exporter = service.agent, service.metrics, service.pushgateway
+    other_agent = other.agent
     agent_host, agent_port = service.endpoint.rsplit(":", 1)
     metrics_host, metrics_port = service.metrics.address
+    other_host, other_port = other.metrics.address
     try:
         prometheus = start_prometheus(
-            processes, tmp_path, f"{metrics_host}:{metrics_port}", pushgateway.removeprefix("http://")
+            processes,
+            tmp_path,
+            [f"{metrics_host}:{metrics_port}", f"{other_host}:{other_port}"],
+            pushgateway.removeprefix("http://"),
         )
-        assert poll(lambda: query(prometheus, 'up{job="sparkprobe"} == 1'), 30), (
-            "Prometheus never scraped the agent"
+        assert poll(lambda: len(query(prometheus, 'up{job="sparkprobe"} == 1')) == 2, 30), (
+            "Prometheus never scraped both agents"
         )
 
         app_name = "sparkprobe-e2e-prometheus"
@@ -383,6 +412,9 @@ def test_dashboards_alerts_and_pushgateway_on_a_real_spark_run(
         )
         sc = spark.sparkContext
         app_id = sc.applicationId
+        # The other agent's copy of this app: what an agent keeps after the app's listener moved
+        # to another agent (one executor, one cached block lost, then nothing new).
+        old_copy(other_agent, app_id, app_name, spark.version, sc.sparkUser())
         wait_executors(sc, 2)
         cached = sc.parallelize(range(40_000), 4).map(lambda x: (x % 7, x)).persist(StorageLevel.MEMORY_ONLY)
         assert cached.count() == 40_000
@@ -399,9 +431,18 @@ def test_dashboards_alerts_and_pushgateway_on_a_real_spark_run(
             prom_get(prometheus, "/api/v1/alerts"),
             tail(tmp_path / "prometheus.log"),
         )
-        alert = firing(prometheus, "SparkprobeCachedDataLost", app_id=app_id)[0]
+        alerts = firing(prometheus, "SparkprobeCachedDataLost", app_id=app_id)
+        assert len(alerts) == 1, alerts  # one alert for the app, whichever agents hold copies
+        alert = alerts[0]
         assert alert["labels"]["reason"] == "dynamic_allocation" and alert["labels"]["app_name"] == app_name
         assert alert["annotations"]["runbook_url"].endswith("#sparkprobecacheddatalost")
+        # Both agents expose the app: the dashboards count it once, and both agents as up.
+        assert len(query(prometheus, f'sparkprobe_app_info{{{selector}, instance!=""}}')) == 2
+        health = {title: expr for uid, title, expr in dashboard_queries() if uid == "sparkprobe-health"}
+        held = query(prometheus, substitute(health["Applications held"], app_name, app_id))
+        assert [float(s["value"][1]) for s in held] == [1.0], held
+        up = query(prometheus, substitute(health["Agents up"], app_name, app_id))
+        assert [float(s["value"][1]) for s in up] == [2.0], up
 
         # Every query of every dashboard returns data for this app (the Pushgateway panels once
         # the app was pushed, below).
@@ -457,6 +498,7 @@ def test_dashboards_alerts_and_pushgateway_on_a_real_spark_run(
         assert lint.returncode == 0 and not (lint.stdout + lint.stderr).strip(), lint.stdout + lint.stderr
     finally:
         service.stop(push_timeout_s=5)
+        other.stop()
 
 
 def _without_data(prometheus: str, queries: list[tuple[str, str, str]], timeout_s: float) -> list[str]:
