@@ -17,6 +17,11 @@ import pytest
 from sparkprobe.analysis.report import build_report
 from sparkprobe.analysis.state import AppState
 
+#: The repository checkout, the test applications, and the shared real event logs beside the checkout.
+REPO = Path(__file__).resolve().parent.parent
+APPS = REPO / "tests" / "apps"
+EVENTLOGS = Path(os.environ.get("SPARKPROBE_EVENTLOGS", REPO.parent / "shared" / "eventlogs"))
+
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 
 #: Settings every test session uses: small executors, no UI, quiet.

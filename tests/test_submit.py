@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from conftest import BASE_CONF, DYNAMIC_CONF, compile_jvm_app, find_javac, pyspark_home
+from conftest import APPS, BASE_CONF, DYNAMIC_CONF, REPO, compile_jvm_app, find_javac, pyspark_home
 from sparkprobe._jar import LISTENER_CLASS
 from sparkprobe.submit import (
     SubmitError,
@@ -36,8 +36,7 @@ from sparkprobe.submit import (
     split_spark_submit,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
-APPS = Path(__file__).resolve().parent / "apps"
+ROOT = REPO
 JAR = "/opt/sp/sparkprobe-listener.jar"
 EP = "127.0.0.1:4000"
 TOK = "t0k"

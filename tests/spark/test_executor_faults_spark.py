@@ -25,12 +25,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-
-from conftest import BASE_CONF, compile_jvm_app, find_javac, free_port, need_binary, pyspark_home, wait_executors
-from sparkprobe.model import RemovalCause
-from sparkprobe.offline import analyze_source
-from sparkprobe.outputs.prometheus import app_families
-from sparkprobe.sources.eventlog import discover
 from test_faults_spark import (
     PLAIN_EVENT_LOG,
     busy_ms_from_log,
@@ -44,8 +38,13 @@ from test_faults_spark import (
     until,
 )
 
+from conftest import APPS, BASE_CONF, compile_jvm_app, find_javac, free_port, need_binary, pyspark_home, wait_executors
+from sparkprobe.model import RemovalCause
+from sparkprobe.offline import analyze_source
+from sparkprobe.outputs.prometheus import app_families
+from sparkprobe.sources.eventlog import discover
+
 pytestmark = pytest.mark.spark
-APPS = Path(__file__).resolve().parent / "apps"
 
 #: Series only the live side can know: what the transport carried and the listener's own cost.
 TRANSPORT_ONLY = {

@@ -28,7 +28,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import IN_CI, need_binary
+from conftest import IN_CI, REPO, need_binary
 from sparkprobe.agent import Agent, AppRecord
 from sparkprobe.analysis.state import AppState
 from sparkprobe.events import (
@@ -45,7 +45,7 @@ from sparkprobe.events import (
 from sparkprobe.outputs.prometheus import make_registry
 from sparkprobe.outputs.pushgateway import PushgatewayExporter, app_registry
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 GRAFANA = ROOT / "grafana"
 RULES = GRAFANA / "alerts" / "sparkprobe-rules.yaml"
 ALERTS = GRAFANA / "alerts" / "sparkprobe-alerts.yaml"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import struct
 import subprocess
@@ -14,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from conftest import need_binary
+from conftest import EVENTLOGS, need_binary
 from sparkprobe.analysis.state import AppState
 from sparkprobe.events import (
     AppEnd,
@@ -33,9 +32,6 @@ from sparkprobe.offline import analyze_source
 from sparkprobe.outputs.html import MAX_LANES, render_html
 from sparkprobe.sources.eventlog import discover
 
-EVENTLOGS = Path(
-    os.environ.get("SPARKPROBE_EVENTLOGS", Path(__file__).resolve().parents[2] / "shared" / "eventlogs")
-)
 RECORDED = EVENTLOGS / "recorded"
 needs_logs = pytest.mark.skipif(not RECORDED.is_dir(), reason=f"recorded event logs not found at {RECORDED}")
 RECORDED_LOGS = ["spark-3.5.9-lz4", "spark-3.5.9-snappy", "spark-4.0.1-plain", "spark-4.0.1-rolling-zstd"]

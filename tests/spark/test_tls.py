@@ -26,9 +26,6 @@ from typing import Any
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
-
-import sparkprobe
-from conftest import BASE_CONF, executor_pids, free_port, need_binary
 from test_faults_spark import (
     TOKEN,
     kill_quietly,
@@ -37,6 +34,9 @@ from test_faults_spark import (
     start_agent_process,
     until,
 )
+
+import sparkprobe
+from conftest import BASE_CONF, executor_pids, free_port, need_binary
 
 STORE_PASSWORD = "tr0ust-st0re-pw-4d2e"
 FAILURES = "sparkprobe_agent_tls_handshake_failures_total"

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from conftest import REPO
 from sparkprobe.events import EVENT_TYPES, BlockUpdated, StageSubmitted, TaskEnd
 from sparkprobe.sources.wire import WIRE_VERSION, BadLine, decode_line, parse_hello
 
@@ -89,11 +90,10 @@ def test_hello_is_parsed_and_other_first_lines_are_not() -> None:
 def test_the_listener_sends_exactly_the_conf_keys_the_python_side_lists() -> None:
     # The allow-list lives on both sides of the wire (invariant 6): they must not drift apart.
     import re
-    from pathlib import Path
 
     from sparkprobe.events import CONF_KEYS
 
-    java = (Path(__file__).resolve().parents[1] / "jvm-listener" / "src" / "main" / "java" / "io" / "sparkprobe"
+    java = (REPO / "jvm-listener" / "src" / "main" / "java" / "io" / "sparkprobe"
             / "ProbeListener.java").read_text()
     block = re.search(r"CONF_KEYS = \{(.*?)\};", java, re.S)
     assert block is not None

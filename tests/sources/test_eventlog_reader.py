@@ -12,7 +12,6 @@ import dataclasses
 import gzip
 import io
 import json
-import os
 import re
 import shutil
 import struct
@@ -27,17 +26,17 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from conftest import EVENTLOGS, REPO
 from sparkprobe import events as ev
 from sparkprobe.sources import eventlog, sparkjson
 from sparkprobe.sources.codecs import sniff_codec
 from sparkprobe.sources.eventlog import LogReader, LogSource, discover, read_events
 from sparkprobe.sources.sparkjson import BadEvent, decode
 
-EVENTLOGS = Path(os.environ.get("SPARKPROBE_EVENTLOGS", Path(__file__).resolve().parents[2] / "shared" / "eventlogs"))
 PUBLIC = EVENTLOGS / "public"
 RECORDED = EVENTLOGS / "recorded"
 PLAIN_LOG = RECORDED / "spark-4.0.1-plain" / "app-20261124030112-0000"
-WIRE_DOC = Path(__file__).resolve().parents[1] / "docs" / "wire-format.md"
+WIRE_DOC = REPO / "docs" / "wire-format.md"
 
 pytestmark = pytest.mark.skipif(not PUBLIC.is_dir(), reason=f"real event logs not found at {EVENTLOGS}")
 

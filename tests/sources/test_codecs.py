@@ -25,6 +25,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import EVENTLOGS
 from sparkprobe.sources.codecs import (
     CorruptStream,
     UnsupportedCodec,
@@ -35,7 +36,6 @@ from sparkprobe.sources.codecs import (
     sniff_codec,
 )
 
-EVENTLOGS = Path(os.environ.get("SPARKPROBE_EVENTLOGS", Path(__file__).resolve().parents[2] / "shared" / "eventlogs"))
 PLAIN_LOG = EVENTLOGS / "recorded" / "spark-4.0.1-plain" / "app-20261124030112-0000"
 
 pytestmark = pytest.mark.skipif(not PLAIN_LOG.is_file(), reason=f"real event logs not found at {EVENTLOGS}")

@@ -29,7 +29,7 @@ import pytest
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import DYNAMIC_CONF, free_port, need_binary, wait_executors
+from conftest import DYNAMIC_CONF, REPO, free_port, need_binary, wait_executors
 from sparkprobe.agent import Agent, AppRecord
 from sparkprobe.analysis.state import AppState
 from sparkprobe.events import (
@@ -45,7 +45,7 @@ from sparkprobe.model import AppReport
 from sparkprobe.outputs.pushgateway import PushgatewayExporter, delete_app, push_app
 from sparkprobe.service import AgentService, AgentSettings
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = REPO
 RULE_FILES = [
     ROOT / "grafana" / "alerts" / "sparkprobe-rules.yaml",
     ROOT / "grafana" / "alerts" / "sparkprobe-alerts.yaml",

@@ -17,11 +17,11 @@ from typing import Any
 import pytest
 import zstandard
 
-from conftest import capped_busy_ms
+from conftest import EVENTLOGS, capped_busy_ms
 from sparkprobe.offline import analyze_source
 from sparkprobe.sources.eventlog import discover
 
-LOGS = Path(__file__).resolve().parents[2] / "shared" / "eventlogs"
+LOGS = EVENTLOGS
 CASES = [
     "recorded/spark-4.0.1-plain",
     "public/application_1538416563558_0014",
