@@ -47,6 +47,41 @@ DYNAMIC_CONF = {
 }
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--update-golden``: rewrite the golden files under tests/golden/ instead of comparing (on purpose only)."""
+    parser.addoption(
+        "--update-golden", action="store_true", default=False,
+        help="rewrite tests/golden/* from the current code instead of comparing; review the diff before committing",
+    )
+
+
+def compare_golden(name: str, text: str, *, update: bool = False) -> None:
+    """Compare ``text`` byte for byte with ``tests/golden/<name>``, or rewrite that file with ``update``."""
+    path = REPO / "tests" / "golden" / name
+    if update:
+        path.parent.mkdir(exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        return
+    assert path.is_file(), f"{path} is missing: create it with `pytest --update-golden` and review it"
+    expected = path.read_text(encoding="utf-8")
+    if text != expected:
+        import difflib
+
+        lines = difflib.unified_diff(expected.splitlines(True), text.splitlines(True), f"golden/{name}", "now", n=1)
+        diff = "".join(lines)
+        raise AssertionError(
+            f"{name} differs from tests/golden/{name} (if the change is intended, rerun with "
+            f"--update-golden and review the diff):\n{diff[:6000]}"
+        )
+
+
+@pytest.fixture
+def golden(request: pytest.FixtureRequest) -> Callable[[str, str], None]:
+    """:func:`compare_golden`, rewriting instead when pytest runs with ``--update-golden``."""
+    update = bool(request.config.getoption("--update-golden"))
+    return lambda name, text: compare_golden(name, text, update=update)
+
+
 def need_binary(name: str) -> str:
     """Path of a binary a test needs; skip without it, except in CI where that is a failure."""
     path = shutil.which(name)

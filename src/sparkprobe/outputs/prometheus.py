@@ -24,7 +24,14 @@ from prometheus_client.registry import Collector
 
 from sparkprobe.model import AgentHealth, AppReport, IdleCause, RemovalCause, TaskStatus
 
-__all__ = ["AgentCollector", "MetricsSource", "app_families", "make_registry"]
+__all__ = [
+    "AgentCollector",
+    "MetricsSource",
+    "app_families",
+    "collect_duration_family",
+    "health_families",
+    "make_registry",
+]
 
 _APP = ["app_id", "app_name"]
 #: Bad-line and rejection reasons, always exposed (a bounded label set).
@@ -176,16 +183,25 @@ class AgentCollector(Collector):
             self._high_water = seen  # series of apps that are gone are forgotten
         return families
 
+    def describe(self) -> list[Metric]:
+        """The families this collector yields, without samples (lets ``?name[]=`` pick them)."""
+        empty = AgentHealth({}, {}, 0, 0, 0, 0, tls_handshake_failures=0)
+        return [*app_families([]), *health_families(empty), collect_duration_family(0.0)]
+
     def collect(self) -> Iterator[Metric]:
         """Build and yield the families (called by the registry at each scrape)."""
         began = time.perf_counter()
         reports, health = self.source.metrics_snapshot()
         yield from self._monotonic(app_families(reports))
         yield from health_families(health)
-        yield GaugeMetricFamily(
-            "sparkprobe_agent_collect_duration_seconds", "Time this scrape spent building the families.",
-            value=time.perf_counter() - began,
-        )
+        yield collect_duration_family(time.perf_counter() - began)
+
+
+def collect_duration_family(seconds: float) -> Metric:
+    """``sparkprobe_agent_collect_duration_seconds``: what this scrape cost the agent."""
+    return GaugeMetricFamily(
+        "sparkprobe_agent_collect_duration_seconds", "Time this scrape spent building the families.", value=seconds
+    )
 
 
 def health_families(health: AgentHealth) -> list[Metric]:

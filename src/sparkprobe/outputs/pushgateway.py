@@ -263,6 +263,10 @@ class PushgatewayExporter(Collector):
             thread.join(timeout=1.0)
 
     # ------------------------------------------------------------------ exposition
+    def describe(self) -> list[Metric]:
+        """The one family :meth:`collect` yields (lets ``?name[]=`` pick it)."""
+        return list(self.collect())
+
     def collect(self) -> Iterator[Metric]:
         """``sparkprobe_pushgateway_pushes_total{result}`` for the agent's /metrics."""
         with self.lock:
