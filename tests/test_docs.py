@@ -174,3 +174,14 @@ def test_every_agent_setting_is_in_the_python_api_section() -> None:
 
     text = section((DOCS / "configuration.md").read_text(encoding="utf-8"), "## Python API")
     assert sorted(set(setting_names()) - backticked(text)) == []
+
+
+def test_the_wire_doc_lists_every_conf_key_and_every_kind() -> None:
+    from sparkprobe.events import CONF_KEYS, EVENT_TYPES
+
+    text = (DOCS / "wire-format.md").read_text(encoding="utf-8")
+    listed = section(text, "## Properties sent in `conf`")
+    assert sorted(set(CONF_KEYS) - backticked(listed)) == []
+    kinds = set(re.findall(r"^\| `([a-z_]+)`(?:, `([a-z_]+)`)?", text, re.MULTILINE))
+    documented = {k for pair in kinds for k in pair if k}
+    assert sorted(set(EVENT_TYPES) - documented) == []

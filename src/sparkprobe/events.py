@@ -23,16 +23,21 @@ __all__ = [
     "Conf",
     "Event",
     "ExecutorAdded",
+    "ExecutorMetrics",
     "ExecutorRemoved",
     "JobEnd",
     "JobStart",
     "ListenerStats",
     "RddInfo",
+    "ResourceProfileAdded",
+    "SessionClosed",
+    "SessionStarted",
     "StageCompleted",
     "StageSubmitted",
     "TaskEnd",
     "TaskStart",
     "UnpersistRDD",
+    "split_job_tags",
 ]
 
 #: The only Spark properties sparkprobe reads (invariant 6: never the whole conf). The JVM listener
@@ -56,9 +61,40 @@ CONF_KEYS: tuple[str, ...] = (
     "spark.storage.decommission.enabled",
     "spark.storage.decommission.rddBlocks.enabled",
     "spark.storage.decommission.shuffleBlocks.enabled",
+    # Dynamic allocation's timing (the policy simulator replays it: docs/advice.md).
+    "spark.dynamicAllocation.schedulerBacklogTimeout",
+    "spark.dynamicAllocation.sustainedSchedulerBacklogTimeout",
+    "spark.dynamicAllocation.executorAllocationRatio",
+    "spark.submit.deployMode",
+    # What each executor and the driver were given (the container size, docs/figures.md).
+    "spark.executor.memoryOverhead",
+    "spark.executor.memoryOverheadFactor",
+    "spark.executor.minMemoryOverhead",
+    "spark.kubernetes.memoryOverheadFactor",
+    "spark.yarn.executor.memoryOverhead",
+    "spark.memory.offHeap.enabled",
+    "spark.memory.offHeap.size",
+    "spark.executor.pyspark.memory",
+    "spark.executor.processTreeMetrics.enabled",
+    "spark.driver.memory",
+    "spark.driver.memoryOverhead",
+    "spark.driver.memoryOverheadFactor",
+    "spark.driver.minMemoryOverhead",
+    "spark.yarn.driver.memoryOverhead",
+    "spark.driver.cores",
+    # Where the app ran, for grouping a fleet (never a credential).
+    "spark.yarn.queue",
+    "spark.kubernetes.namespace",
     # Read by the analyzer (per app), not by the listener: docs/configuration.md.
     "spark.sparkprobe.idleThreshold",
+    "spark.sparkprobe.price.coreHour",
+    "spark.sparkprobe.price.gibHour",
 )
+
+
+def split_job_tags(value: str) -> tuple[str, ...]:
+    """The tags of a ``spark.job.tags`` property: Spark joins them with ``,`` (a tag holds no comma)."""
+    return tuple(t for t in (part.strip() for part in value.split(",")) if t)
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,11 +125,64 @@ class Conf:
 
 @dataclass(frozen=True, slots=True)
 class ExecutorAdded:
-    """An executor registered with the driver."""
+    """An executor registered with the driver (``profile_id``: its resource profile, 0 the default)."""
 
     exec_id: str
     host: str
     cores: int
+    time: int
+    profile_id: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ResourceProfileAdded:
+    """A resource profile was added (``SparkListenerResourceProfileAdded``, Spark 3.1+).
+
+    ``executor`` holds the executor resources' amounts by Spark's resource names: ``cores``,
+    ``memory``, ``memoryOverhead``, ``offHeap``, ``pyspark.memory`` (MiB), and any custom resource
+    (``gpu``...). ``task_cpus`` is the profile's ``cpus`` task resource (1 when unset).
+    """
+
+    profile_id: int
+    executor: dict[str, int]
+    task_cpus: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutorMetrics:
+    """Peaks of Spark's executor metrics (``ExecutorMetricType`` names) reported for one executor.
+
+    From heartbeats (``SparkListenerExecutorMetricsUpdate``, live only: per running stage, or
+    ``-1``/``-1`` for the process as a whole), ``SparkListenerStageExecutorMetrics`` (per stage;
+    in event logs with ``spark.eventLog.logStageExecutorMetrics=true``) and a task end's ``Task
+    Executor Metrics`` (``source`` says which: ``heartbeat``, ``stage``, ``task``). Only memory and
+    GC figures are carried (never the accumulator updates a heartbeat also holds). No timestamp:
+    dated with the latest event time; the analyzer keeps the maximum of each metric.
+    ``exec_id`` is ``driver`` for the driver's own figures.
+    """
+
+    exec_id: str
+    metrics: dict[str, int]
+    stage_id: int = -1
+    stage_attempt: int = -1
+    source: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SessionStarted:
+    """A Spark Connect session started (``SparkListenerConnectSessionStarted``)."""
+
+    session_id: str
+    user: str
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class SessionClosed:
+    """A Spark Connect session closed (``SparkListenerConnectSessionClosed``)."""
+
+    session_id: str
+    user: str
     time: int
 
 
@@ -172,13 +261,19 @@ class JobStart:
     """A job was submitted with these stages.
 
     ``callsite`` is the job's ``callSite.short`` property (``"count at etl.py:42"``) when Spark or
-    the PySpark bridge set one, else empty.
+    the PySpark bridge set one, else empty. ``tags`` are the job's ``spark.job.tags`` (user tags
+    of ``SparkContext.addJobTag`` / ``SparkSession.addTag``, and Spark Connect's
+    ``SparkConnect_OperationTag_User_<u>_Session_<s>_Operation_<o>``), ``job_group`` its
+    ``spark.jobGroup.id`` and ``pool`` its ``spark.scheduler.pool``: no other job property is read.
     """
 
     job_id: int
     time: int
     stage_ids: tuple[int, ...]
     callsite: str = ""
+    tags: tuple[str, ...] = ()
+    job_group: str = ""
+    pool: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -283,6 +378,10 @@ Event = (
     | Conf
     | ExecutorAdded
     | ExecutorRemoved
+    | ExecutorMetrics
+    | ResourceProfileAdded
+    | SessionStarted
+    | SessionClosed
     | BlockManagerAdded
     | BlockManagerRemoved
     | BlockUpdated
@@ -314,4 +413,8 @@ EVENT_TYPES: dict[str, type] = {
     "task_start": TaskStart,
     "task_end": TaskEnd,
     "listener_stats": ListenerStats,
+    "executor_metrics": ExecutorMetrics,
+    "resource_profile_added": ResourceProfileAdded,
+    "session_started": SessionStarted,
+    "session_closed": SessionClosed,
 }

@@ -360,6 +360,7 @@ def test_conf_is_the_allow_list_only(read_all: Any) -> None:
         "spark.dynamicAllocation.shuffleTracking.timeout": "5s",
         "spark.executor.cores": "1",
         "spark.executor.memory": "512m",
+        "spark.submit.deployMode": "client",  # Spark sets it itself
     }
     for name, (evs, _stats) in read_all.items():
         for c in (e for e in evs if type(e) is ev.Conf):

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from sparkprobe.events import (
     CONF_KEYS,
+    split_job_tags,
     AppEnd,
     AppStart,
     BlockManagerAdded,
@@ -171,6 +172,7 @@ def _executor_added(o: JsonObject) -> ExecutorAdded:
         host=_str(info, "Host", '"Executor Info".'),
         cores=_int(info, "Total Cores", '"Executor Info".'),
         time=_int(o, "Timestamp", ""),
+        profile_id=_opt_int(info, "Resource Profile Id", '"Executor Info".'),  # Spark 3.1+
     )
 
 
@@ -233,12 +235,17 @@ def _unpersist_rdd(o: JsonObject) -> UnpersistRDD:
 
 
 def _job_start(o: JsonObject) -> JobStart:
+    # Only these four properties are read: job properties also carry Spark conf values.
+    props = _opt_obj(o, "Properties", "")
+    where = '"Properties".'
     return JobStart(
         job_id=_int(o, "Job ID", ""),
         time=_opt_int(o, "Submission Time", ""),  # Spark 1.2 does not write it
         stage_ids=_int_list(o, "Stage IDs", "", required=True),
-        # Only this one property is read: job properties also carry Spark conf values.
-        callsite=_opt_str(_opt_obj(o, "Properties", ""), "callSite.short", '"Properties".'),
+        callsite=_opt_str(props, "callSite.short", where),
+        tags=split_job_tags(_opt_str(props, "spark.job.tags", where)),
+        job_group=_opt_str(props, "spark.jobGroup.id", where),
+        pool=_opt_str(props, "spark.scheduler.pool", where),
     )
 
 

@@ -83,6 +83,18 @@ def _check_props(v: Any) -> dict[str, str]:
     return dict(v)
 
 
+def _check_strs(v: Any) -> tuple[str, ...]:
+    if type(v) is not list or not all(type(x) is str for x in v):
+        raise TypeError("expected an array of strings")
+    return tuple(v)
+
+
+def _check_counts(v: Any) -> dict[str, int]:
+    if type(v) is not dict or not all(type(x) is int for x in v.values()):
+        raise TypeError("expected an object of integers")
+    return dict(v)
+
+
 def _check_rdds(v: Any) -> tuple[RddInfo, ...]:
     if type(v) is not list:
         raise TypeError("expected an array of RDD infos")
@@ -94,7 +106,9 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "str": _check_str,
     "bool": _check_bool,
     "tuple[int, ...]": _check_ints,
+    "tuple[str, ...]": _check_strs,
     "dict[str, str]": _check_props,
+    "dict[str, int]": _check_counts,
     "tuple[RddInfo, ...]": _check_rdds,
 }
 
