@@ -66,6 +66,10 @@ class RemovalCause(str, Enum):
     DYNAMIC_ALLOCATION = "dynamic_allocation"
     DECOMMISSION = "decommission"
     FAILURE = "failure"
+    #: Out of memory: the JVM (exit 52, OutOfMemoryError) or the container (YARN's or Kubernetes' limit).
+    MEMORY = "memory"
+    #: Taken back by the cluster manager (YARN preemption, Kubernetes pod deletion or eviction).
+    PREEMPTED = "preempted"
     OTHER = "other"
 
 
@@ -443,6 +447,8 @@ class AppReport:
     """
 
     app_id: str
+    #: ``App Attempt ID`` (YARN and Kubernetes cluster mode retry the driver); empty when none.
+    attempt_id: str
     app_name: str
     user: str
     spark_version: str
@@ -501,6 +507,7 @@ class AppReport:
         c, k, t = self.cores, self.cache, self.tasks
         out: dict[str, Any] = {
             "app_id": self.app_id,
+            "attempt_id": self.attempt_id,
             "app_name": self.app_name,
             "user": self.user,
             "spark_version": self.spark_version,

@@ -146,6 +146,7 @@ def build_report(
     replay = what_if(stages.completed_rows, records, state.start_ms, until, state.task_cpus) if detail else None
     return AppReport(
         app_id=state.app_id,
+        attempt_id=state.attempt_id,
         app_name=state.app_name,
         user=state.user,
         spark_version=state.spark_version,

@@ -203,11 +203,11 @@ class AppState:
 
     def _on_executor_removed(self, e: ExecutorRemoved) -> None:
         self._tick(e.time)
-        cause = classify_removal(e.reason, self.dynamic_allocation)
-        ex = self.executors.remove(e.exec_id, e.time, e.reason, cause)
+        removal = classify_removal(e.reason, self.dynamic_allocation)
+        ex = self.executors.remove(e.exec_id, e.time, e.reason, removal.cause)
         if ex is None:
             return
-        self.storage.executor_removed(e.exec_id, e.time, cause, e.reason)
+        self.storage.executor_removed(e.exec_id, e.time, removal, e.reason)
         self.executors.floor_changed(e.time)
 
     def _on_block_manager_added(self, e: BlockManagerAdded) -> None:

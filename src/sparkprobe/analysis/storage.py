@@ -14,6 +14,7 @@ from sparkprobe.events import BlockUpdated, RddInfo, TaskEnd
 from sparkprobe.model import FindingKind, Loss, LostRdd, RddReport, RemovalCause
 
 if TYPE_CHECKING:
+    from sparkprobe.analysis.causes import Removal
     from sparkprobe.analysis.state import AppState
     from sparkprobe.analysis.tasks import RunningTask
 
@@ -249,11 +250,11 @@ class StorageLedger:
             return
         self._drop_executor_blocks(exec_id, time, RemovalCause.OTHER, "")
 
-    def executor_removed(self, exec_id: str, time: int, cause: RemovalCause, reason: str) -> None:
-        """An executor was removed: every block on it is lost unless a replica survives."""
+    def executor_removed(self, exec_id: str, time: int, removal: Removal, reason: str) -> None:
+        """An executor was removed: every block on it is lost unless a replica survives (or it migrated)."""
         self._gone_early.pop(exec_id, None)
-        self._drop_executor_blocks(exec_id, time, cause, reason)
-        self._estimate_loss(exec_id, cause)
+        self._drop_executor_blocks(exec_id, time, removal.cause, reason, removal.decommissioned)
+        self._estimate_loss(exec_id, removal.cause)
 
     def app_ended(self) -> None:
         """Settle blocks of block managers removed without an executor removal (cause ``other``)."""
@@ -261,7 +262,9 @@ class StorageLedger:
             self._drop_executor_blocks(exec_id, time, RemovalCause.OTHER, "")
         self._gone_early.clear()
 
-    def _drop_executor_blocks(self, exec_id: str, time: int, cause: RemovalCause, reason: str) -> None:
+    def _drop_executor_blocks(
+        self, exec_id: str, time: int, cause: RemovalCause, reason: str, decommissioned: bool = False
+    ) -> None:
         held = self._by_exec.get(exec_id, set())
         per_rdd: dict[int, list[int]] = {}
         for block_id in sorted(held):
@@ -275,7 +278,7 @@ class StorageLedger:
             mem, disk = self._remove_location(block_id, exec_id, rdd_id, at=time)
             if block_id in self._blocks:
                 rdd = self.rdd_table.get(rdd_id)
-                if cause is RemovalCause.DECOMMISSION and (rdd is None or rdd.replication <= 1):
+                if decommissioned and (rdd is None or rdd.replication <= 1):
                     self.migrated_blocks += 1
                 else:
                     self.replicas_lost += 1
