@@ -19,7 +19,6 @@ from typing import Any, Final
 
 from sparkprobe.events import (
     CONF_KEYS,
-    split_job_tags,
     AppEnd,
     AppStart,
     BlockManagerAdded,
@@ -37,6 +36,7 @@ from sparkprobe.events import (
     TaskEnd,
     TaskStart,
     UnpersistRDD,
+    split_job_tags,
 )
 
 __all__ = [
