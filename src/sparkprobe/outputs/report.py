@@ -12,6 +12,8 @@ from collections.abc import Iterable
 from typing import TextIO
 
 from sparkprobe.model import REPORT_SCHEMA, AppReport, IncompleteReason
+from sparkprobe.outputs.findings import group_findings
+from sparkprobe.outputs.units import format_bytes
 
 __all__ = ["REPORT_SCHEMA", "format_bytes", "format_text", "to_json", "write_json"]
 
@@ -21,15 +23,6 @@ _INCOMPLETE_TEXT = {
     IncompleteReason.CLOSED_BY_TIMEOUT: "the driver went away without ApplicationEnd",
     IncompleteReason.NO_APPLICATION_END: "the log has no ApplicationEnd: figures end at its last event",
 }
-
-
-def format_bytes(n: float) -> str:
-    """Bytes for people: ``2.3 MiB``."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} TiB"  # pragma: no cover
 
 
 def format_text(app: AppReport) -> str:
@@ -75,8 +68,18 @@ def format_text(app: AppReport) -> str:
         )
         lines.append(f"  loss: executor {loss.exec_id} ({loss.cause.value}: {loss.reason!r}): {rdds}")
     if app.findings:
+        # One line per kind (and per cause of cache loss): dozens of "executor N idle" lines say less.
         lines.append("  findings:")
-        lines.extend(f"    - [{f.kind.value}] {f.message}" for f in app.findings)
+        for group in group_findings(app):
+            when = group.when(app.start_ms)
+            if group.count == 1:
+                lines.append(f"    - [{group.label}] {group.worst.message} ({when})")
+                continue
+            total = f": {group.total}" if group.total else ""
+            lines.append(f"    - [{group.label}] {group.headline()}{total}; worst {group.worst_text}; {when}")
+        made = sum(app.findings_by_kind.values())
+        if made > len(app.findings):
+            lines.append(f"    ({made} findings in all; the oldest {made - len(app.findings)} were not kept)")
     if app.advice:
         lines.append("  advice:")
         lines.extend(f"    - {a.message}" for a in app.advice)
