@@ -1,4 +1,4 @@
-"""The HTML report: real summaries and synthetic ones, parsed back; then opened in headless Chromium."""
+"""The HTML report: typed reports of real AppStates and real logs, parsed back; then opened in headless Chromium."""
 
 from __future__ import annotations
 
@@ -6,14 +6,31 @@ import re
 import struct
 import subprocess
 import zlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from html.parser import HTMLParser
+from importlib import resources
 from pathlib import Path
-from typing import Any
 
 import pytest
+from report_builders import (
+    BASE,
+    EMR_LOG,
+    HOSTILE,
+    PUBLIC,
+    PWN,
+    RECORDED,
+    RECORDED_LOGS,
+    idle_stretches,
+    log_report,
+    needs_logs,
+    needs_public,
+    recorded,
+    synthetic,
+    synthetic_state,
+)
 
-from conftest import EVENTLOGS, need_binary
+from conftest import need_binary
+from sparkprobe.analysis.report import build_report
 from sparkprobe.analysis.state import AppState
 from sparkprobe.events import (
     AppEnd,
@@ -28,16 +45,13 @@ from sparkprobe.events import (
     TaskEnd,
     TaskStart,
 )
+from sparkprobe.model import FindingKind, IdleCause, RemovalCause, Transport, UncachedReuse
 from sparkprobe.offline import analyze_source
 from sparkprobe.outputs.html import MAX_LANES, render_html
+from sparkprobe.outputs.html.charts import Frame, line_chart
+from sparkprobe.outputs.html.table import Column, Row, cell, num_cell, table
+from sparkprobe.outputs.html.timeline import STATES
 from sparkprobe.sources.eventlog import discover
-
-RECORDED = EVENTLOGS / "recorded"
-needs_logs = pytest.mark.skipif(not RECORDED.is_dir(), reason=f"recorded event logs not found at {RECORDED}")
-RECORDED_LOGS = ["spark-3.5.9-lz4", "spark-3.5.9-snappy", "spark-4.0.1-plain", "spark-4.0.1-rolling-zstd"]
-HOSTILE = "<script>alert(1)</script>"
-PWN = "document.documentElement.setAttribute('data-pwned','1')"
-BASE = 1_790_000_000_000  # epoch ms
 
 
 # ------------------------------------------------------------------------------------ parsing
@@ -144,47 +158,8 @@ def assert_self_contained(root: Node) -> None:
         assert re.search(r"\b(fetch|XMLHttpRequest|WebSocket|import\()", script.all_text()) is None
 
 
-# ------------------------------------------------------------------------------------ summaries
-def recorded(name: str) -> dict[str, Any]:
-    sources = discover([str(RECORDED / name)])
-    assert len(sources) == 1
-    return analyze_source(sources[0])
-
-
-def synthetic(
-    n: int, *, name: str = "synthetic", ended: bool = True, hostile: bool = False, dynamic: bool = True
-) -> dict[str, Any]:
-    """A real AppState fed n executors: tasks, cached blocks, removals.
-
-    Big ones run with dynamic allocation off: the analyzer's idle-cause check under dynamic
-    allocation counts active executors for every executor at every executor change (O(n²) per event).
-    """
-    evil = '"><svg onload=alert(1)><img src=x onerror="' + PWN + '">' if hostile else ""
-    state = AppState()
-    state.apply(AppStart(f"app-syn{evil}", name, f"me{evil}", BASE, "4.3.0"))
-    state.apply(Conf({"spark.dynamicAllocation.enabled": str(dynamic).lower(),
-                      "spark.dynamicAllocation.minExecutors": "0"}))
-    rdd = RddInfo(7, f"cached{evil}", f"count at job.py:7{evil}", (), True, False, 1, n)
-    for i in range(n):
-        state.apply(ExecutorAdded(str(i), f"host-{i % 20}{evil}", 2, BASE + 1_000 + i * 50))
-    stage_name = f"count at job.py:7 </title></svg>{evil}"
-    t_stage = BASE + 1_000 + n * 50 + 1_000
-    state.apply(StageSubmitted(0, 0, stage_name, n, t_stage, (rdd,)))
-    for i in range(n):
-        launch = t_stage + (i % 10) * 100
-        state.apply(TaskStart(i, 0, 0, i, i, 0, str(i), launch))
-        state.apply(BlockUpdated(f"rdd_7_{i}", str(i), True, False, False, True, 1, 10_000 + i, 0))
-        state.apply(TaskEnd(i, 0, 0, i, i, 0, str(i), launch, launch + 5_000, "success", run_ms=5_000))
-    t_done = t_stage + 7_000
-    state.apply(StageCompleted(0, 0, stage_name, n, t_done, rdds=(rdd,)))
-    for i in range(0, n, 3):
-        state.apply(ExecutorRemoved(str(i), t_done + 10_000 + i * 10, f"Executor killed by driver.{evil}"))
-    state.apply(StageSubmitted(1, 0, f"second stage{evil}", 1, t_done + 20_000, ()))
-    if ended:
-        state.apply(StageCompleted(1, 0, f"second stage{evil}", 1, t_done + 25_000, f"boom{evil}"))
-        state.apply(AppEnd(t_done + 40_000))
-        return state.summary()
-    return state.summary(now_ms=t_done + 40_000)
+def figures(root: Node) -> dict[str, str]:
+    return {n.attrs["data-figure"]: n.all_text() for n in root.walk() if "data-figure" in n.attrs}
 
 
 # ------------------------------------------------------------------------------------ tests
@@ -192,89 +167,115 @@ def synthetic(
 @pytest.mark.parametrize("log", RECORDED_LOGS)
 def test_recorded_log_lanes_markers_and_figures(log: str) -> None:
     app = recorded(log)
-    assert app["cache_lost_blocks"] > 0 and len(app["executors"]) == 4  # what the recordings hold
+    assert app.cache.lost_blocks > 0 and len(app.executors) == 4  # what the recordings hold
+    executors = {e.exec_id: e for e in app.executors}
     root = parse(render_html([app]))
     assert_self_contained(root)
     (section,) = app_sections(root)
+    assert section.attrs["data-app-id"] == app.app_id
 
     lanes = find(section, "g", "lane")
-    assert sorted(lane.attrs["data-exec"] for lane in lanes) == sorted(app["executors"])
+    assert sorted(lane.attrs["data-exec"] for lane in lanes) == sorted(executors)
     assert all(lane.attrs["data-count"] == "1" for lane in lanes)
 
     markers = find(section, cls="loss-marker")
-    assert len(markers) == len(app["losses"]) > 0
-    for loss in app["losses"]:
-        (marker,) = [m for m in markers if m.attrs["data-exec"] == loss["exec_id"]]
-        assert lane_of(marker).attrs["data-exec"] == loss["exec_id"]
-        assert int(marker.attrs["data-t"]) == loss["time_ms"]
-        assert "cache lost" in marker.all_text() and loss["reason"] in marker.all_text()
+    assert len(markers) == len(app.losses) > 0
+    for loss in app.losses:
+        (marker,) = [m for m in markers if m.attrs["data-exec"] == loss.exec_id]
+        assert lane_of(marker).attrs["data-exec"] == loss.exec_id
+        assert int(marker.attrs["data-t"]) == loss.time_ms
+        assert int(marker.attrs["data-blocks"]) == loss.blocks
+        assert "cache lost" in marker.all_text() and loss.reason in marker.all_text()
 
     removals = find(section, cls="removal-marker")
-    assert len(removals) == app["executors_removed"]
+    assert len(removals) == app.executors_removed
     for marker in removals:
-        ex = app["executors"][marker.attrs["data-exec"]]
+        ex = executors[marker.attrs["data-exec"]]
         assert lane_of(marker).attrs["data-exec"] == marker.attrs["data-exec"]
-        assert marker.attrs["data-cause"] == ex["removed_cause"] == "dynamic_allocation"
-        assert ex["removed_reason"] in marker.all_text()
+        assert ex.removed_cause == RemovalCause.DYNAMIC_ALLOCATION
+        assert marker.attrs["data-cause"] == "dynamic_allocation"
+        assert int(marker.attrs["data-t"]) == ex.removed_ms
+        assert ex.removed_reason in marker.all_text()
 
     # Busy shading in every lane; cache-held idle drawn (distinctly) where it lasted a while.
     for lane in lanes:
-        ex = app["executors"][lane.attrs["data-exec"]]
+        ex = executors[lane.attrs["data-exec"]]
         runs = {c for n in find(lane, "rect", "run") for c in n.classes}
         assert "s-busy" in runs
-        if ex["idle_by_cause"]["cache_held"] > 2:
+        if ex.idle_by_cause[IdleCause.CACHE_HELD] > 2:
             assert "s-cache_held" in runs
 
     # Headline figures.
-    share = app["idle_core_seconds"] / app["allocated_core_seconds"] * 100
-    figures = {n.attrs["data-figure"]: n.all_text() for n in find(section) if "data-figure" in n.attrs}
-    assert figures["idle_share"] == f"{share:.0f}%"
-    assert figures["cache_lost_blocks"] == str(app["cache_lost_blocks"])
-    assert figures["cache_recomputed_blocks"] == str(app["cache_recomputed_blocks"])
-    assert figures["executors_added"] == "4"
-    assert figures["tasks_success"] == str(app["tasks"]["success"])
+    share = app.cores.idle_core_seconds / app.cores.allocated_core_seconds * 100
+    shown = figures(section)
+    assert shown["idle_share"] == f"{share:.0f}%"
+    assert shown["cache_lost_blocks"] == str(app.cache.lost_blocks)
+    assert shown["cache_recomputed_blocks"] == str(app.cache.recomputed_blocks)
+    assert shown["executors_added"] == "4"
+    assert shown["tasks_success"] == str(app.tasks.success)
 
     # Stages and the cached-bytes step line are drawn.
-    assert len(find(section, "g", "stage")) == len(app["timeline"]["stages"])
+    assert app.timeline is not None
+    assert len(find(section, "g", "stage")) == len(app.timeline.stages)
     (cached,) = find(section, "svg", "cached")
-    assert len(cached.attrs["data-points"].split(";")) == len(app["timeline"]["cached_bytes"])
-    assert find(cached, "path", "cached-line")
+    points = [tuple(int(v) for v in p.split(",")) for p in cached.attrs["data-points"].split(";")]
+    assert points == sorted(app.timeline.cached_bytes)
+    assert cached.attrs["data-readout"] == "bytes"
+    assert find(cached, "path", "line")
+    # The losses table lists each loss, sortable by its time.
+    (losses,) = [t for t in find(section, "table", "data") if "Spark reason" in t.all_text()]
+    rows = find(find(losses, "tbody")[0], "tr")
+    assert sorted(int(r.children[0].attrs["data-sort"]) for r in rows) == sorted(x.time_ms for x in app.losses)
 
 
 @needs_logs
 def test_advice_what_if_and_uncached_reuse() -> None:
     app = recorded("spark-4.0.1-plain")
-    assert app["advice"] and app["what_if"]["rows"]
-    app["uncached_reuse"] = [{"callsite": f"collect at {HOSTILE}", "times": 3, "repeat_task_seconds": 4.5}]
-    app["uncached_recompute_seconds"] = 4.5
+    assert app.advice and app.what_if is not None and app.what_if.rows
+    app = replace(
+        app, uncached_reuse=(UncachedReuse(f"collect at {HOSTILE}", 3, 4.5),), uncached_recompute_seconds=4.5
+    )
     root = parse(render_html([app]))
     items = find(root, "div", "advice-item")
-    assert len(items) == len(app["advice"])
-    for item, advice in zip(items, app["advice"], strict=True):
-        assert advice["message"] in item.all_text()
+    assert len(items) == len(app.advice)
+    for item, advice in zip(items, app.advice, strict=True):
+        assert advice.message in item.all_text()
         (pre,) = find(item, "pre", "settings")
-        assert pre.all_text().splitlines() == [f"{k}={v}" for k, v in advice["settings"].items()]
-    (table,) = find(root, "table", "whatif")
-    rows = find(table, "tr")[1:]
-    assert [r.children[0].all_text() for r in rows] == [str(r["executors"]) for r in app["what_if"]["rows"]]
+        assert pre.all_text().splitlines() == [f"{k}={v}" for k, v in advice.settings.items()]
+    (whatif,) = find(root, "table", "whatif")
+    rows = find(whatif, "tr")[1:]
+    assert [r.children[0].all_text() for r in rows] == [str(r.executors) for r in app.what_if.rows]
     assert len([r for r in rows if "measured" in r.classes]) == 1
     assert f"collect at {HOSTILE}" in root.all_text()
     assert "4.5 s repeating uncached lineages" in root.all_text()
 
 
-def test_estimated_cache_figures_and_event_gaps() -> None:
-    app = synthetic(3)
-    gap = [app["start_ms"] + 2_000, app["start_ms"] + 9_000]
-    app.update(cache_estimated=True, cache_lost_bytes=0, gaps=[gap])
-    app["timeline"]["cached_bytes"] = []
+@needs_public
+def test_estimated_cache_figures_from_a_log_without_block_updates() -> None:
+    # YARN containers failed while RDD 5 was persisted: the estimate counts the blocks (README).
+    app = log_report(str(PUBLIC / "application_1538416563558_0014"))
+    assert app.cache.estimated and app.cache.lost_blocks > 0 and not app.losses
     root = parse(render_html([app]))
     text = root.all_text()
     assert "estimated from tasks" in text and "sizes unknown" in text
-    figures = {n.attrs["data-figure"]: n for n in root.walk() if "data-figure" in n.attrs}
-    card_value = figures["cache_lost_blocks"].parent
+    card_value = next(n for n in root.walk() if n.attrs.get("data-figure") == "cache_lost_blocks").parent
     assert card_value is not None and "estimated" in card_value.all_text()
+    assert figures(root)["cache_lost_blocks"] == str(app.cache.lost_blocks)
+    assert not find(root, cls="loss-marker")  # estimated losses have no time or executor
+    assert "cached bytes over time are unknown" in text
+
+
+def test_event_gaps_of_a_live_stream_are_shaded() -> None:
+    gap = (BASE + 2_000, BASE + 9_000)
+    app = synthetic(3, transport=Transport(events_received=100, closed_by_timeout=False, gaps=(gap,)))
+    root = parse(render_html([app]))
     assert len(find(root, "rect", "gap")) == 1 and len(find(root, "rect", "gap-shade")) == 1
-    assert "Events may be missing" in text
+    (shade,) = find(root, "rect", "gap-shade")
+    (svg,) = find(root, "svg", "tl")
+    t0, t1 = float(svg.attrs["data-t0"]), float(svg.attrs["data-t1"])
+    x0, pw = float(svg.attrs["data-x0"]), float(svg.attrs["data-pw"])
+    assert float(shade.attrs["x"]) == pytest.approx(x0 + (gap[0] - t0) / (t1 - t0) * pw, abs=0.01)
+    assert "Events may be missing" in root.all_text()
 
 
 @needs_logs
@@ -284,8 +285,14 @@ def test_all_recorded_logs_in_one_page_with_contents() -> None:
     sections = app_sections(root)
     assert len(sections) == 4
     assert [len(find(s, "g", "lane")) for s in sections] == [4, 4, 4, 4]
-    links = [a.attrs["href"] for a in find(root, "nav")[0].walk() if a.tag == "a"]
+    (nav,) = find(root, "nav")
+    links = [a.attrs["href"] for a in nav.walk() if a.tag == "a"]
     assert links == [f"#app-{i}" for i in range(4)]
+    # The contents table sorts: its headers are buttons, numeric cells carry their value.
+    heads = find(nav, "th")
+    assert [h.attrs.get("data-sort-type") for h in heads] == ["text", "text", "text", "num", "num", "num", "num"]
+    blocks_lost = [int(r.children[5].attrs["data-sort"]) for r in find(find(nav, "tbody")[0], "tr")]
+    assert blocks_lost == [a.cache.lost_blocks for a in apps]
     # Every SVG id is unique across the page (patterns are referenced by id).
     ids = [n.attrs["id"] for n in root.walk() if "id" in n.attrs]
     assert len(ids) == len(set(ids))
@@ -293,6 +300,13 @@ def test_all_recorded_logs_in_one_page_with_contents() -> None:
 
 def test_hostile_strings_are_escaped() -> None:
     app = synthetic(5, name=HOSTILE, hostile=True)
+    # Strings the analyzer writes itself get markup too: findings, advice, loss reasons.
+    app = replace(
+        app,
+        findings=tuple(replace(f, message=f"{f.message} {HOSTILE}") for f in app.findings),
+        advice=tuple(replace(a, message=HOSTILE, settings={HOSTILE: HOSTILE}) for a in app.advice),
+    )
+    assert app.findings and app.losses
     page = render_html([app])
     assert HOSTILE not in page
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
@@ -308,23 +322,25 @@ def test_hostile_strings_are_escaped() -> None:
     stage_titles = [n.all_text() for n in find(root, "g", "stage")]
     assert any("</title></svg>" in t and PWN in t for t in stage_titles)
     assert all(m.attrs["data-exec"].isdigit() for m in find(root, cls="removal-marker"))
+    removal = find(root, cls="removal-marker")[0]
+    assert "Executor killed by driver." in removal.all_text() and PWN in removal.all_text()
+    assert 'user me"><svg onload=alert(1)>' in root.all_text()  # the user, quote and all, as text
+    assert any(HOSTILE in n.all_text() for n in find(root, "pre", "settings"))
 
 
 def test_hostile_executor_id_stays_an_attribute_value() -> None:
     evil = '0"><script>alert(1)</script>'
-    app = synthetic(2)
-    app["executors"] = {evil: app["executors"]["0"]}
-    app["timeline"]["idle"] = {evil: app["timeline"]["idle"]["0"]}
-    app["losses"] = [{**app["losses"][0], "exec_id": evil}] if app["losses"] else []
+    app = synthetic(2, exec_prefix=evil)
+    assert {e.exec_id for e in app.executors} == {f"{evil}0", f"{evil}1"} and app.losses
     root = parse(render_html([app]))
-    (lane,) = find(root, "g", "lane")
-    assert lane.attrs["data-exec"] == evil
+    assert {lane.attrs["data-exec"] for lane in find(root, "g", "lane")} == {f"{evil}0", f"{evil}1"}
+    assert {m.attrs["data-exec"] for m in find(root, cls="loss-marker")} == {x.exec_id for x in app.losses}
     assert len(find(root, "script")) == 2
 
 
 def test_600_executors_are_grouped_into_at_most_500_lanes() -> None:
     app = synthetic(600, dynamic=False)
-    assert len(app["executors"]) == 600
+    assert len(app.executors) == 600
     root = parse(render_html([app]))
     lanes = find(root, "g", "lane")
     assert 0 < len(lanes) <= MAX_LANES
@@ -332,19 +348,23 @@ def test_600_executors_are_grouped_into_at_most_500_lanes() -> None:
     assert all("group" in lane.classes for lane in lanes)
     assert "grouped" in root.all_text() or "groups" in root.all_text()
     # Executors are grouped in order of addition: lane i holds executors [2i, 2i+1] here.
-    order = sorted(app["executors"], key=lambda e: (app["executors"][e]["added_ms"], int(e)))
+    order = [e.exec_id for e in sorted(app.executors, key=lambda e: (e.added_ms, int(e.exec_id)))]
     position = {e: i for i, e in enumerate(order)}
     for lane in lanes:
         lo = position[lane.attrs["data-exec"]]
         hi = position[lane.attrs["data-exec-last"]]
         assert hi - lo + 1 == int(lane.attrs["data-count"])
     markers = find(root, cls="loss-marker")
-    assert len(markers) == len(app["losses"]) == 200
+    assert len(markers) == len(app.losses) == 200
     for marker in markers:
         lane = lane_of(marker)
         assert position[lane.attrs["data-exec"]] <= position[marker.attrs["data-exec"]]
         assert position[marker.attrs["data-exec"]] <= position[lane.attrs["data-exec-last"]]
-    assert len(find(root, cls="removal-marker")) == app["executors_removed"] == 200
+    assert len(find(root, cls="removal-marker")) == app.executors_removed == 200
+    # 200 losses: 60 listed, the rest folded (and sortable together: same columns).
+    (box,) = [t for t in find(root, "div", "tbl") if "Spark reason" in t.all_text()]
+    bodies = find(box, "tbody")
+    assert box.attrs["data-limit"] == "60" and [len(find(b, "tr")) for b in bodies] == [60, 140]
 
 
 def test_500_executors_get_one_lane_each() -> None:
@@ -352,7 +372,7 @@ def test_500_executors_get_one_lane_each() -> None:
     root = parse(render_html([app]))
     lanes = find(root, "g", "lane")
     assert len(lanes) == 500
-    assert {lane.attrs["data-exec"] for lane in lanes} == set(app["executors"])
+    assert {lane.attrs["data-exec"] for lane in lanes} == {e.exec_id for e in app.executors}
     (svg,) = find(root, "svg", "tl")
     height = float(svg.attrs["viewbox"].split()[3])
     assert height < 1100  # thin lanes, but a screenful, not 12,000 px
@@ -360,9 +380,9 @@ def test_500_executors_get_one_lane_each() -> None:
 
 def test_running_app_draws_to_the_last_known_time_with_the_open_idle_stretch() -> None:
     app = synthetic(6, ended=False)
-    assert app["end_ms"] is None and app["running"]
-    active = [e for e, x in app["executors"].items() if x["removed_ms"] is None]
-    assert active and all(app["executors"][e]["idle_now_seconds"] > 0 for e in active)
+    assert app.end_ms is None and app.running
+    active = {e.exec_id for e in app.executors if e.removed_ms is None}
+    assert active and all(e.idle_now_seconds > 0 for e in app.executors if e.exec_id in active)
     root = parse(render_html([app]))
     (svg,) = find(root, "svg", "tl")
     x0, pw = float(svg.attrs["data-x0"]), float(svg.attrs["data-pw"])
@@ -379,6 +399,7 @@ def test_running_app_draws_to_the_last_known_time_with_the_open_idle_stretch() -
             assert end < x0 + pw
     assert "still running" in root.all_text() or "No application end" in root.all_text()
     assert [s for s in find(root, "g", "stage") if "running" in s.classes]
+    assert "active now" in root.all_text()
 
 
 @needs_logs
@@ -390,22 +411,31 @@ def test_in_progress_log(tmp_path: Path) -> None:
     partial.write_bytes(b"".join(lines[: cut + 1]) + lines[cut + 1][:40])  # and a torn last line
     (source,) = discover([str(partial)])
     app = analyze_source(source)
-    assert app["end_ms"] is None and app["source"]["in_progress"]
+    assert app.end_ms is None and app.source is not None and app.source.in_progress
     root = parse(render_html([app]))
     assert "No application end" in root.all_text()
-    assert len(find(root, "g", "lane")) == len(app["executors"])
-    assert len(find(root, cls="loss-marker")) == len(app["losses"])
+    assert len(find(root, "g", "lane")) == len(app.executors)
+    assert len(find(root, cls="loss-marker")) == len(app.losses)
 
 
 def test_degenerate_inputs() -> None:
     assert "No application" in render_html([])
+    started = AppState()
+    started.apply(AppStart("app-1", "started only", "me", BASE))
+    instant = AppState()  # an executor added and removed at the instant the app starts and ends
+    instant.apply(AppStart("app-2", "instant", "me", BASE))
+    instant.apply(ExecutorAdded("1", "h", 1, BASE))
+    instant.apply(ExecutorRemoved("1", BASE, ""))
+    instant.apply(AppEnd(BASE))
+    stage_only = AppState()  # a stage that never ends, and no AppStart
+    stage_only.apply(StageSubmitted(0, 0, "s", 1, BASE + 5, ()))
     for app in (
-        {},
-        {"app_name": "local", "executors": {}, "timeline": {"idle": {}, "cached_bytes": [], "stages": []}},
-        {"app_name": "odd", "end_ms": None, "executors": {"1": {"added_ms": None}}, "losses": [None, 3],
-         "timeline": {"stages": [[0], "x", [1, 0, "s", 5, None, ""]], "cached_bytes": [[1], "y"]},
-         "findings": ["not a dict"], "advice": ["plain string advice"], "tasks": None},
-        {"executors": {"1": {"added_ms": 10, "removed_ms": 10}}, "start_ms": 10, "end_ms": 10},
+        build_report(AppState()),
+        build_report(started),
+        build_report(instant),
+        build_report(stage_only),
+        build_report(synthetic_state(6)[0], detail=False),  # a headline report: no executors, no timeline
+        replace(synthetic(2), start_ms=0),
     ):
         root = parse(render_html([app]))
         assert len(app_sections(root)) == 1
@@ -414,18 +444,24 @@ def test_degenerate_inputs() -> None:
 
 def test_lane_geometry_follows_event_time() -> None:
     """Busy for the first half of the app, idle (cache held) for the second: two runs, split at half."""
-    app = {
-        "app_name": "geometry", "start_ms": 1_000, "end_ms": 11_000,
-        "executors": {"7": {"added_ms": 1_000, "removed_ms": 11_000, "removed_cause": "failure",
-                            "removed_reason": "Command exited with code 137", "lifetime_seconds": 10.0}},
-        "timeline": {"idle": {"7": [[6_000, 11_000, "cache_held"]]}, "cached_bytes": [[2_000, 5]],
-                     "stages": [[0, 0, "s", 1_000, 6_000, ""]]},
-        "losses": [{"exec_id": "7", "time_ms": 11_000, "cause": "failure", "reason": "x", "blocks": 1,
-                    "bytes": 5, "rdds": []}],
-    }
+    state = AppState()
+    state.apply(AppStart("app-geo", "geometry", "me", 1_000))
+    state.apply(Conf({"spark.dynamicAllocation.enabled": "true", "spark.dynamicAllocation.minExecutors": "0"}))
+    state.apply(ExecutorAdded("7", "h", 1, 1_000))
+    rdd = RddInfo(1, "r", "count at g.py:1", (), True, False, 1, 1)
+    state.apply(StageSubmitted(0, 0, "s", 1, 1_000, (rdd,)))
+    state.apply(TaskStart(0, 0, 0, 0, 0, 0, "7", 1_000))
+    state.apply(BlockUpdated("rdd_1_0", "7", True, False, False, True, 1, 5, 0))
+    state.apply(TaskEnd(0, 0, 0, 0, 0, 0, "7", 1_000, 6_000, "success"))
+    state.apply(StageCompleted(0, 0, "s", 1, 6_000, rdds=(rdd,)))
+    state.apply(ExecutorRemoved("7", 11_000, "Command exited with code 137"))
+    state.apply(AppEnd(11_000))
+    app = build_report(state)
+    assert app.timeline is not None and app.losses and app.losses[0].cause == RemovalCause.FAILURE
     root = parse(render_html([app]))
     (svg,) = find(root, "svg", "tl")
     x0, pw = float(svg.attrs["data-x0"]), float(svg.attrs["data-pw"])
+    assert (svg.attrs["data-t0"], svg.attrs["data-t1"]) == ("1000", "11000")
     busy, idle = find(root, "rect", "run")
     assert "s-busy" in busy.classes and "s-cache_held" in idle.classes
     assert float(busy.attrs["x"]) == x0
@@ -435,30 +471,114 @@ def test_lane_geometry_follows_event_time() -> None:
     (removal,) = find(root, cls="removal-marker")
     assert float(removal.attrs["x"]) + float(removal.attrs["width"]) / 2 == pytest.approx(x0 + pw)
     assert removal.attrs["data-cause"] == "failure" and "exited with code 137" in removal.all_text()
+    (loss,) = find(root, cls="loss-marker")
+    assert loss.attrs["data-t"] == "11000"
     (stage,) = find(root, "g", "stage")
     (rect,) = [c for c in stage.children if c.tag == "rect"]
     assert float(rect.attrs["x"]) == x0
     assert float(rect.attrs["width"]) == pytest.approx(pw / 2, abs=1)
 
 
-def test_summary_without_timeline_draws_lifetimes_only() -> None:
-    app = synthetic(3)
-    del app["timeline"]
+def test_report_without_timeline_draws_lifetimes_only() -> None:
+    app = replace(synthetic(3), timeline=None)
     root = parse(render_html([app]))
     runs = find(root, "rect", "run")
     assert runs and all("s-alive" in r.classes for r in runs)
     assert "no idle segments" in root.all_text()
-    assert len(find(root, cls="loss-marker")) == len(app["losses"])
+    assert len(find(root, cls="loss-marker")) == len(app.losses)
 
 
 def test_local_mode_app_without_executors_shows_stages() -> None:
-    app = synthetic(1)
-    app["executors"] = {}
-    app["timeline"]["idle"] = {}
-    root = parse(render_html([app]))
+    state = AppState()
+    state.apply(AppStart("local-1", "local", "me", BASE))
+    state.apply(StageSubmitted(0, 0, "count at l.py:1", 1, BASE + 100, ()))
+    state.apply(TaskStart(0, 0, 0, 0, 0, 0, "driver", BASE + 100))
+    state.apply(TaskEnd(0, 0, 0, 0, 0, 0, "driver", BASE + 100, BASE + 900, "success"))
+    state.apply(StageCompleted(0, 0, "count at l.py:1", 1, BASE + 1_000))
+    state.apply(AppEnd(BASE + 1_200))
+    root = parse(render_html([build_report(state)]))
     assert not find(root, "g", "lane")
     assert find(root, "g", "stage")
     assert "No executor was recorded" in root.all_text()
+
+
+def test_findings_are_grouped_by_kind_and_cause_with_the_full_list_folded() -> None:
+    app = idle_stretches()
+    root = parse(render_html([app]))
+    groups = {(r.attrs["data-kind"], r.attrs["data-cause"]): r for r in find(root, "tr", "finding-group")}
+    assert set(groups) == {
+        ("idle_executor", ""), ("cache_lost", "failure"), ("cache_lost", "other"), ("idle_share", "")
+    }
+    idle = groups[("idle_executor", "")]
+    assert idle.attrs["data-count"] == "3"
+    cells = [c.all_text() for c in idle.children]
+    assert cells[2] == "3 min 00 s idle past the threshold"
+    assert cells[3] == "executor 2: 2 min 30 s idle"
+    assert cells[4] == "+1m02s … +1m04s"
+    assert groups[("cache_lost", "failure")].attrs["data-count"] == "2"
+    # Every finding is still there, one per line, in a collapsed block.
+    (folded,) = find(root, "details", "findings-all")
+    assert "open" not in folded.attrs
+    assert len(find(folded, "tr")) - 1 == len(app.findings) == 3 + 3 + 1
+    assert {f.message for f in app.findings} <= {r.children[2].all_text() for r in find(folded, "tr")[1:]}
+
+
+@needs_public
+def test_the_emr_log_shows_two_finding_rows_not_137() -> None:
+    app = log_report(str(PUBLIC / EMR_LOG))
+    assert app.findings_by_kind[FindingKind.IDLE_EXECUTOR] == 136 and len(app.findings) == 137
+    root = parse(render_html([app]))
+    rows = find(root, "tr", "finding-group")
+    assert [(r.attrs["data-kind"], r.attrs["data-count"]) for r in rows] == [
+        ("uncached_reuse", "1"), ("idle_executor", "136")
+    ]
+    (folded,) = find(root, "details", "findings-all")
+    assert len(find(folded, "tr")) - 1 == 137
+    assert "+51m27s … +1h04m" in rows[1].all_text()
+
+
+def test_style_and_script_are_package_files_inlined() -> None:
+    package = resources.files("sparkprobe.outputs.html")
+    css = package.joinpath("style.css").read_text(encoding="utf-8")
+    js = package.joinpath("report.js").read_text(encoding="utf-8")
+    page = render_html([synthetic(2)])
+    assert css in page and js in page
+    # The legend's focus filter needs one rule per state.
+    for key, _, _ in STATES:
+        assert f'.app[data-focus="{key}"] .tl .run:not(.s-{key})' in css
+
+
+def test_table_helper_sorts_escapes_and_folds() -> None:
+    columns = (Column("name"), Column("bytes", numeric=True), Column("note", sortable=False))
+    rows = [Row((cell(f"{HOSTILE}{i}"), num_cell(i * 1.5, f"{i} B"), cell("x")), data={"i": f'"{i}'})
+            for i in range(5)]
+    root = parse(table(columns, rows, cls="demo", limit=3))
+    (box,) = find(root, "div", "tbl")
+    assert box.attrs["data-limit"] == "3"
+    first, rest = find(box, "tbody")
+    assert len(find(first, "tr")) == 3 and len(find(rest, "tr")) == 2
+    assert [h.attrs.get("data-sort-type") for h in find(find(box, "thead")[0], "th")] == ["text", "num", None]
+    row = find(first, "tr")[1]
+    assert row.attrs["data-i"] == '"1'
+    assert row.children[0].all_text() == f"{HOSTILE}1" and row.children[1].attrs["data-sort"] == "1.5"
+    assert "open" not in find(root, "details", "more")[0].attrs
+
+
+def test_line_chart_helper_draws_points_and_a_sparkline() -> None:
+    points = [(BASE + i * 1_000, i / 10) for i in range(5)]
+    svg = line_chart(points, (BASE, BASE + 4_000), uid="t", cls="trend", label="idle share", step=False,
+                     y_format=lambda v: f"{v:.0%}", readout="percent")
+    root = parse(svg)
+    (chart,) = find(root, "svg", "trend")
+    assert chart.attrs["data-readout"] == "percent" and chart.attrs["id"] == "t-trend"
+    assert chart.attrs["data-points"].split(";")[1] == f"{BASE + 1_000},0.1"
+    assert len(find(chart, "circle", "dot")) == 5
+    assert {t.all_text() for t in find(chart, "text", "ytick")} >= {"0%", "40%"}
+    spark = parse(line_chart(points, (BASE, BASE + 4_000), uid="s", cls="spark", label="trend", step=False,
+                             frame=Frame(width=160, left=2, right=2, top=2, plot_height=30, bottom=2), axes=False))
+    assert not find(spark, "text", "tick") and not find(spark, "text", "ytick")
+    (path,) = find(spark, "path", "line")
+    assert path.attrs["d"].startswith("M2 32")  # the first point, at the plot's bottom left
 
 
 # ------------------------------------------------------------------------------------ Chromium
@@ -519,7 +639,16 @@ r.setAttribute('data-probe-cached',c.getAttribute('visibility')+'|'+c.textConten
 document.querySelector('.legend .lg[data-state="cache_held"]').click();
 r.setAttribute('data-probe-focus',document.querySelector('section.app').getAttribute('data-focus'));
 var run=document.querySelector('section.app .tl .run.s-busy');
-r.setAttribute('data-probe-opacity',getComputedStyle(run).opacity);})();</script>"""
+r.setAttribute('data-probe-opacity',getComputedStyle(run).opacity);
+var w=document.querySelector('table.whatif th button.sort');w.click();w.click();
+r.setAttribute('data-probe-whatif',Array.prototype.map.call(
+ document.querySelector('table.whatif').tBodies[0].rows,function(t){return t.cells[0].textContent;}).join(','));
+var box=document.querySelectorAll('section.app')[3].querySelector('div.tbl'),
+ when=box.querySelector('th button.sort');when.click();when.click();
+var bodies=box.querySelectorAll('tbody');
+r.setAttribute('data-probe-losses',bodies[0].rows.length+'|'+bodies[1].rows.length+'|'+
+ bodies[0].rows[0].cells[0].getAttribute('data-sort')+'|'+box.querySelector('th').getAttribute('aria-sort'));
+})();</script>"""
 
 
 def chromium_args(chromium: str, profile: Path) -> list[str]:
@@ -533,12 +662,9 @@ def chromium_args(chromium: str, profile: Path) -> list[str]:
 
 def test_chromium_renders_it_without_script_errors(tmp_path: Path) -> None:
     chromium = need_binary("chromium")
-    apps = [
-        recorded("spark-4.0.1-plain") if RECORDED.is_dir() else synthetic(8),
-        synthetic(6, ended=False),
-        synthetic(4, name=HOSTILE, hostile=True),
-        synthetic(600, dynamic=False),
-    ]
+    first = recorded("spark-4.0.1-plain") if RECORDED.is_dir() else synthetic(8)
+    big = synthetic(600, dynamic=False)
+    apps = [first, synthetic(6, ended=False), synthetic(4, name=HOSTILE, hostile=True), big]
     page = tmp_path / "report.html"
     page.write_text(render_html(apps), encoding="utf-8")
     png = tmp_path / "report.png"
@@ -547,7 +673,7 @@ def test_chromium_renders_it_without_script_errors(tmp_path: Path) -> None:
         [*chromium_args(chromium, tmp_path / "p1"), f"--screenshot={png}", page.as_uri()],
         capture_output=True, text=True, timeout=180, check=False,
     )
-    # A copy with a probe appended: hover the first timeline, click a legend entry, note the effects.
+    # A copy with a probe appended: hover the first timeline, click a legend entry, sort two tables.
     probed = tmp_path / "probed.html"
     text = page.read_text(encoding="utf-8")
     probed.write_text(text.replace("</body>", PROBE + "</body>"), encoding="utf-8")
@@ -569,6 +695,12 @@ def test_chromium_renders_it_without_script_errors(tmp_path: Path) -> None:
     assert re.fullmatch(r"visible\|\+\d+\.\ds  [\d.]+ (B|KiB|MiB) cached", html_el.attrs["data-probe-cached"])
     assert html_el.attrs["data-probe-focus"] == "cache_held"
     assert float(html_el.attrs["data-probe-opacity"]) < 0.5
+    # Two clicks on a header sort descending; a folded table sorts across its folded rest.
+    assert first.what_if is not None
+    counts = sorted((r.executors for r in first.what_if.rows), reverse=True)
+    assert html_el.attrs["data-probe-whatif"] == ",".join(str(n) for n in counts)
+    latest = max(x.time_ms for x in big.losses)
+    assert html_el.attrs["data-probe-losses"] == f"60|140|{latest}|descending"
     # No console message at all (uncaught errors, CSP refusals of a fetch, warnings).
     console = [line for line in shot.stderr.splitlines() + dom.stderr.splitlines() if ":CONSOLE" in line]
     assert console == []
