@@ -43,6 +43,8 @@ class FindingGroup:
     worst_text: str
     #: Some figure of the group is a lower bound: the data does not hold every idle stretch's end.
     at_least: bool = False
+    #: What ``worst_text`` names: "worst", or "most often" when no stretch could be measured.
+    worst_label: str = "worst"
 
     @property
     def count(self) -> int:
@@ -130,22 +132,35 @@ def _idle_group(findings: tuple[Finding, ...], stretches: _Stretches) -> Finding
         past_ms += max(0, end - f.time_ms)
         if longest is None or end - since > longest[0]:
             longest = (end - since, f)
-    if longest is not None:
-        bound = "at least " if unknown else ""
-        total = f"{bound}{format_duration(past_ms / 1000)} idle past the threshold"
-        if unknown:
-            total += f" ({unknown} stretch{'es' if unknown != 1 else ''} not measurable)"
-        worst = longest[1]
-        worst_text = f"executor {_text(worst, 'exec_id')}: {bound}{format_duration(longest[0] / 1000)} idle"
-    else:
+    if longest is None:
         # No stretch's end is in the data (the timeline dropped its short idle segments): say so,
         # and name the executor idle past the threshold most often instead.
-        total = "idle past the threshold not measurable (the timeline keeps only longer idle segments)"
         exec_id = max(per_exec, key=lambda k: per_exec[k])
-        worst = next(f for f in findings if _text(f, "exec_id") == exec_id)
         n = per_exec[exec_id]
-        worst_text = f"executor {exec_id}: {n} stretch{'es' if n != 1 else ''}"
-    return FindingGroup(FindingKind.IDLE_EXECUTOR, "", findings, total, worst, worst_text, unknown > 0)
+        return FindingGroup(
+            FindingKind.IDLE_EXECUTOR,
+            "",
+            findings,
+            "idle past the threshold not measurable (the timeline keeps only longer idle segments)",
+            next(f for f in findings if _text(f, "exec_id") == exec_id),
+            f"executor {exec_id} ({n} stretch{'es' if n != 1 else ''})",
+            at_least=True,
+            worst_label="most often",
+        )
+    bound = "at least " if unknown else ""
+    total = f"{bound}{format_duration(past_ms / 1000)} idle past the threshold"
+    if unknown:
+        total += f" ({unknown} stretch{'es' if unknown != 1 else ''} not measurable)"
+    worst = longest[1]
+    return FindingGroup(
+        FindingKind.IDLE_EXECUTOR,
+        "",
+        findings,
+        total,
+        worst,
+        f"executor {_text(worst, 'exec_id')}: {bound}{format_duration(longest[0] / 1000)} idle",
+        at_least=unknown > 0,
+    )
 
 
 def _loss_group(findings: tuple[Finding, ...], cause: str) -> FindingGroup:

@@ -76,7 +76,9 @@ def format_text(app: AppReport) -> str:
                 lines.append(f"    - [{group.label}] {group.worst.message} ({when})")
                 continue
             total = f": {group.total}" if group.total else ""
-            lines.append(f"    - [{group.label}] {group.headline()}{total}; worst {group.worst_text}; {when}")
+            lines.append(
+                f"    - [{group.label}] {group.headline()}{total}; {group.worst_label} {group.worst_text}; {when}"
+            )
         made = sum(app.findings_by_kind.values())
         if made > len(app.findings):
             lines.append(f"    ({made} findings in all; the oldest {made - len(app.findings)} were not kept)")

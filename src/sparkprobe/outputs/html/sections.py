@@ -183,7 +183,9 @@ def findings(report: AppReport, t0: float) -> str:
                 Cell(f'<span class="badge">{esc(g.label)}</span>', g.label),
                 num_cell(g.count),
                 cell(g.total),
-                cell(g.worst.message if g.count == 1 else g.worst_text),
+                cell(g.worst.message if g.count == 1 else (
+                    g.worst_text if g.worst_label == "worst" else f"{g.worst_label}: {g.worst_text}"
+                )),
                 cell(g.when(report.start_ms), g.first_ms),
             ),
             cls="finding-group",
