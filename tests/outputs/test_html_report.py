@@ -50,7 +50,7 @@ from sparkprobe.offline import analyze_source
 from sparkprobe.outputs.html import MAX_LANES, render_html
 from sparkprobe.outputs.html.charts import Frame, line_chart
 from sparkprobe.outputs.html.table import Column, Row, cell, num_cell, table
-from sparkprobe.outputs.html.timeline import STATES
+from sparkprobe.outputs.html.timeline import REMOVAL_COLOR, STATES
 from sparkprobe.sources.eventlog import discover
 
 
@@ -546,6 +546,9 @@ def test_style_and_script_are_package_files_inlined() -> None:
     js = package.joinpath("report.js").read_text(encoding="utf-8")
     page = render_html([synthetic(2)])
     assert css in page and js in page
+    # Every removal cause has its marker colour and legend entry.
+    assert set(REMOVAL_COLOR) == set(RemovalCause)
+    assert all(f"removed: {c.value}" in page for c in RemovalCause)
     # The legend's focus filter needs one rule per state.
     for key, _, _ in STATES:
         assert f'.app[data-focus="{key}"] .tl .run:not(.s-{key})' in css

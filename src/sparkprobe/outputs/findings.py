@@ -67,11 +67,9 @@ class FindingGroup:
         return f"{self.kind.value} ({self.cause})" if self.cause else self.kind.value
 
     def when(self, start_ms: int) -> str:
-        """``+1m02s … +15m30s`` from the app's start (one offset for a single finding)."""
-        first = format_offset(self.first_ms - start_ms)
-        if self.first_ms == self.last_ms:
-            return first
-        return f"{first} … {format_offset(self.last_ms - start_ms)}"
+        """``+1m02s … +15m30s`` from the app's start (one offset when both read the same)."""
+        first, last = format_offset(self.first_ms - start_ms), format_offset(self.last_ms - start_ms)
+        return first if first == last else f"{first} … {last}"
 
     def headline(self) -> str:
         """What the group is, counted: ``136 idle stretches past 60s, on 31 executors``."""

@@ -49,6 +49,8 @@ REMOVAL_COLOR = {
     RemovalCause.DYNAMIC_ALLOCATION: "#212529",
     RemovalCause.DECOMMISSION: "#1864ab",
     RemovalCause.FAILURE: "#c2255c",
+    RemovalCause.MEMORY: "#5f3dc4",
+    RemovalCause.PREEMPTED: "#0b7285",
     RemovalCause.OTHER: "#868e96",
 }
 
