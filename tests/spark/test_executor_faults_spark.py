@@ -275,14 +275,15 @@ def test_executor_oom_keeps_figures_exact(executor_oom_jar: Path, tmp_path: Path
 
     offline = analyze_json(log)
     assert offline["app_id"] == app_id
-    # The removal is classed a failure, live and offline, with Spark's reason text kept.
+    # The removal is classed a memory failure (Spark's OOM exit code 52), live and offline, with
+    # Spark's reason text kept.
     causes = [r.value for r in RemovalCause]
     removed_live = {c: live[("sparkprobe_executors_removed_total", (("reason", c),))] for c in causes}
-    assert removed_live == {c: (1 if c == "failure" else 0) for c in causes}
+    assert removed_live == {c: (1 if c == "memory" else 0) for c in causes}
     assert live[("sparkprobe_executors_added_total", ())] == 3
     assert live[("sparkprobe_executors_active", ())] == 0
-    assert offline["removed_by_reason"] == {"failure": 1}
-    assert offline["executors"][dead]["removed_cause"] == "failure"
+    assert offline["removed_by_reason"] == {"memory": 1}
+    assert offline["executors"][dead]["removed_cause"] == "memory"
     assert offline["executors"][dead]["removed_reason"] == removed[0]["Removed Reason"]
     assert offline["tasks"]["failed"] >= 1
     check_figures(live, offline, events, log)

@@ -15,7 +15,13 @@ pytestmark = pytest.mark.spark
 
 def test_static_allocation_idle_gap_is_driver_busy_and_advice_says_so(spark_factory: Any) -> None:
     probes: list[sparkprobe.Probe] = []
-    spark = spark_factory("static-idle", builder_hook=lambda b: probes.append(sparkprobe.configure(b, metrics=None)))
+    # Static allocation said explicitly: an earlier session of this Python process (dynamic allocation
+    # on) leaves its conf behind as JVM system properties, which later sessions would inherit.
+    spark = spark_factory(
+        "static-idle",
+        {"spark.dynamicAllocation.enabled": "false"},
+        builder_hook=lambda b: probes.append(sparkprobe.configure(b, metrics=None)),
+    )
     probe = probes[0]
     try:
         sc = spark.sparkContext
