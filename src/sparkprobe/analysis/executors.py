@@ -135,6 +135,8 @@ class ExecutorLedger:
         seg_end = max(end, ex.seg_start)
         ex.idle_by_cause[ex.seg_cause] = ex.idle_by_cause.get(ex.seg_cause, 0) + seg_end - ex.seg_start
         self._app.timeline.idle_segment(ex.exec_id, ex.seg_start, seg_end, ex.seg_cause)
+        if ex.idle_finding_for == ex.idle_since:
+            self._app.findings.idle_stretch_ended(ex.exec_id, ex.idle_since, end)
         ex.idle_since = None
 
     def resegment(self, ex: Executor, time: int) -> None:
