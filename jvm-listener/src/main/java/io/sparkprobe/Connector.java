@@ -1,10 +1,8 @@
 package io.sparkprobe;
 
-import java.io.BufferedWriter;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStreamWriter;
-import java.io.Writer;
+import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -15,8 +13,9 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The sender thread's outer loop: connect to the agent (TCP, then TLS when enabled), send the hello
- * and read the agent's reply, hand the accepted connection to the {@link SendLoop}, and when it
- * breaks, reconnect with exponential backoff. Each kind of failure is logged once at WARN.
+ * and read the agent's reply, hand the accepted connection to the {@link SendLoop} (with a
+ * {@link PeerWatch} on it), and when it breaks, reconnect with exponential backoff. Each kind of
+ * failure is logged once at WARN.
  *
  * <p>Runs only on the sender thread; the state {@link Sender#close} and {@link Sender#isConnected}
  * read (connected, ever connected, first attempt done, the socket) lives in the {@link Sender}.
@@ -66,8 +65,7 @@ final class Connector implements Runnable {
                 if (tls != null) {
                     s = tls.handshake(raw);
                 }
-                Writer out = new BufferedWriter(
-                        new OutputStreamWriter(s.getOutputStream(), StandardCharsets.UTF_8), 64 * 1024);
+                OutputStream out = s.getOutputStream();
                 String error = hello(s, out, appId);
                 if (error != null) {
                     if (!warnedRejected) {
@@ -76,7 +74,7 @@ final class Connector implements Runnable {
                     }
                     throw new Rejected(error);
                 }
-                s.setSoTimeout(0);
+                s.setSoTimeout(0); // the watch's read waits as long as the connection lasts
                 if (sender.everConnected) {
                     sender.reconnects.incrementAndGet();
                     LOG.info("sparkprobe: reconnected to agent {}", cfg.endpoint);
@@ -87,7 +85,7 @@ final class Connector implements Runnable {
                 sender.everConnected = true;
                 sender.firstAttemptDone = true;
                 backoff = INITIAL_BACKOFF_MS;
-                loop.stream(s, out);
+                loop.stream(out, PeerWatch.start(s));
                 closeQuietly(s);
                 break; // stream() returns only when closing
             } catch (IOException e) {
@@ -106,7 +104,7 @@ final class Connector implements Runnable {
             } catch (Throwable t) {
                 // Never let the sender die silently on a bug; the listener keeps counting drops.
                 LOG.warn("sparkprobe: sender stopped on an internal error", t);
-                sender.stopped = true;
+                sender.halt();
                 closeQuietly(raw);
                 break;
             }
@@ -131,9 +129,9 @@ final class Connector implements Runnable {
     }
 
     /** Writes the hello and reads the one-line reply: null when accepted, else the agent's error. */
-    private String hello(Socket s, Writer out, String appId) throws IOException {
-        out.write(Wire.hello(appId, cfg.token, Sender.LISTENER_VERSION, Sender.WIRE_VERSION));
-        out.write('\n');
+    private String hello(Socket s, OutputStream out, String appId) throws IOException {
+        out.write(new JsonLine(256).line(Wire.hello(appId, cfg.token, Sender.LISTENER_VERSION, Sender.WIRE_VERSION))
+                .toBytes());
         out.flush();
         String reply = readLine(s.getInputStream());
         if (reply == null) {

@@ -1,6 +1,7 @@
 package io.sparkprobe;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Collections;
 import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
@@ -21,21 +22,18 @@ import java.util.Set;
  * ({@link Sent#alreadySent}).
  */
 final class Preamble {
-    /** How every executor_added line starts (Wire.executorAdded): a cheap test before the identity lookup. */
-    private static final String EXECUTOR_ADDED_PREFIX = "{\"k\":\"executor_added\"";
-
-    private volatile String appStartLine;
-    private volatile String confLine;
+    private volatile byte[] appStartLine;
+    private volatile byte[] confLine;
     /** Executor id → its executor_added line, in the order they came; until the executor is removed. */
-    private final Map<String, String> liveExecutors = new LinkedHashMap<String, String>();
+    private final Map<String, byte[]> liveExecutors = new LinkedHashMap<String, byte[]>();
 
     /**
      * Remembers the app_start line; returns the instance to queue. An equal line keeps the old
      * instance, so a queued copy stays recognisable as the one the preamble sent.
      */
-    String appStart(String line) {
-        String old = appStartLine;
-        if (old != null && old.equals(line)) {
+    byte[] appStart(byte[] line) {
+        byte[] old = appStartLine;
+        if (old != null && Arrays.equals(old, line)) {
             line = old;
         }
         appStartLine = line;
@@ -43,9 +41,9 @@ final class Preamble {
     }
 
     /** The same for the conf line. */
-    String conf(String line) {
-        String old = confLine;
-        if (old != null && old.equals(line)) {
+    byte[] conf(byte[] line) {
+        byte[] old = confLine;
+        if (old != null && Arrays.equals(old, line)) {
             line = old;
         }
         confLine = line;
@@ -53,7 +51,7 @@ final class Preamble {
     }
 
     /** Remembers the executor's add line (the same instance is queued) until it is removed. */
-    void executorAdded(String execId, String line) {
+    void executorAdded(String execId, byte[] line) {
         synchronized (liveExecutors) {
             liveExecutors.put(execId, line);
         }
@@ -68,22 +66,22 @@ final class Preamble {
 
     /** The preamble of one connection, taken at its hello. Sender thread. */
     Sent snapshot() {
-        List<String> executors;
+        List<byte[]> executors;
         synchronized (liveExecutors) {
-            executors = new ArrayList<String>(liveExecutors.values());
+            executors = new ArrayList<byte[]>(liveExecutors.values());
         }
         return new Sent(appStartLine, confLine, executors);
     }
 
     /** The lines one connection's preamble carries, and the test that keeps the queue from repeating them. */
     static final class Sent {
-        private final String appStart;
-        private final String conf;
-        private final List<String> lines = new ArrayList<String>();
+        private final byte[] appStart;
+        private final byte[] conf;
+        private final List<byte[]> lines = new ArrayList<byte[]>();
         /** The executor_added instances sent; each queued copy is skipped once. */
-        private final Set<String> executors = Collections.newSetFromMap(new IdentityHashMap<String, Boolean>());
+        private final Set<byte[]> executors = Collections.newSetFromMap(new IdentityHashMap<byte[], Boolean>());
 
-        Sent(String appStart, String conf, List<String> executorLines) {
+        Sent(byte[] appStart, byte[] conf, List<byte[]> executorLines) {
             this.appStart = appStart;
             this.conf = conf;
             if (appStart != null) {
@@ -92,14 +90,14 @@ final class Preamble {
             if (conf != null) {
                 lines.add(conf);
             }
-            for (String line : executorLines) {
+            for (byte[] line : executorLines) {
                 lines.add(line);
                 executors.add(line);
             }
         }
 
         /** In the order they are written: app_start, conf, each live executor's executor_added. */
-        List<String> lines() {
+        List<byte[]> lines() {
             return lines;
         }
 
@@ -108,9 +106,8 @@ final class Preamble {
          * agent re-adds a known executor harmlessly, but there is no need to send it twice). True
          * once for an executor line.
          */
-        boolean alreadySent(String line) {
-            return line == appStart || line == conf
-                    || (!executors.isEmpty() && line.startsWith(EXECUTOR_ADDED_PREFIX) && executors.remove(line));
+        boolean alreadySent(byte[] line) {
+            return line == appStart || line == conf || (!executors.isEmpty() && executors.remove(line));
         }
     }
 }

@@ -1,9 +1,11 @@
 package io.sparkprobe;
 
+import java.io.IOException;
+import java.io.OutputStream;
 import java.net.Socket;
-import java.util.List;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicLongFieldUpdater;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -12,7 +14,7 @@ import org.slf4j.LoggerFactory;
  * agent in {@code listener_stats}, and the life of the sender thread.
  *
  * <p>{@link #offer} is the only method the bus thread calls per event: a lock-free queue offer
- * ({@link EventQueue}) and a few counter updates. Everything that can block (connect, handshake,
+ * ({@link EventQueue}), no counter of its own. Everything that can block (connect, handshake,
  * writes, backoff) happens on the sender thread ({@link Connector}, then {@link SendLoop} on each
  * accepted connection), so an absent or slow agent costs the application nothing but dropped events.
  * The lines repeated after each hello are kept in the {@link Preamble}.
@@ -25,15 +27,26 @@ final class Sender {
     final ProbeConfig cfg;
     final EventQueue queue;
     final Preamble preamble = new Preamble();
+    /** Captured records for the bus thread to fill, handed back by the sender once encoded. */
+    final RecordPool records = new RecordPool();
     private final SendLoop loop;
 
-    final AtomicLong offered = new AtomicLong();
-    final AtomicLong dropped = new AtomicLong();
-    final AtomicLong processingNanos = new AtomicLong();
+    // Counters sent in listener_stats. Offered = accepted by the queue (its own count) + refused, so an
+    // offer touches no counter of its own; dropped = refused + lost.
+    /** Events refused: the queue full, or the listener closing, stopped or without an endpoint. */
+    private final AtomicLong refused = new AtomicLong();
+    /** Events taken from the queue and lost: with a broken connection, by a failed encoding, or left at the end. */
+    final AtomicLong lost = new AtomicLong();
     final AtomicLong reconnects = new AtomicLong();
+    /** Nanoseconds spent in the listener's {@code on*} methods; one writer ({@link #addProcessingNanos}). */
+    private volatile long processingNanos;
+    private static final AtomicLongFieldUpdater<Sender> PROCESSING =
+            AtomicLongFieldUpdater.newUpdater(Sender.class, "processingNanos");
 
     /** The app id for the hello; the sender does not connect before it is known. */
     volatile String appId;
+    /** False once closing or stopped, and without a valid endpoint: offers are then refused. */
+    private volatile boolean accepting;
     volatile boolean closing;
     volatile boolean stopped;
     // Written by the sender thread (Connector), read by close() and isConnected().
@@ -49,6 +62,7 @@ final class Sender {
         this.cfg = cfg;
         this.queue = new EventQueue(cfg.queueCapacity);
         this.appId = cfg.appId.isEmpty() ? null : cfg.appId;
+        this.accepting = cfg.host != null;
         this.loop = new SendLoop(this);
     }
 
@@ -62,20 +76,39 @@ final class Sender {
     }
 
     /**
-     * Non-blocking: queues the event (a wire line, or a {@link Captured} event the sender thread encodes)
+     * Non-blocking: queues the event (a wire line's bytes, or a {@link Captured} event the sender thread encodes)
      * or counts it as dropped. Safe from any thread.
      */
     void offer(Object event) {
-        offered.incrementAndGet();
-        boolean open = !closing && !stopped && cfg.host != null;
-        if (open && queue.offer(event)) {
+        if (accepting && queue.offer(event)) {
             return;
         }
-        dropped.incrementAndGet();
-        if (open && warnedFull.compareAndSet(false, true)) {
+        refused.incrementAndGet();
+        if (accepting && warnedFull.compareAndSet(false, true)) {
             LOG.warn("sparkprobe: event queue full ({} events, agent {} slow or absent); dropping and counting events",
                     cfg.queueCapacity, cfg.endpoint);
         }
+    }
+
+    /**
+     * Adds the time of one {@code on*} call. A plain read and an ordered store, no atomic instruction:
+     * Spark calls a listener from its queue's one thread, the only writer. (Were two threads ever to
+     * call at once, the self-reported {@code processing_ns} could miss some time; nothing else
+     * depends on it.)
+     */
+    void addProcessingNanos(long nanos) {
+        PROCESSING.lazySet(this, processingNanos + nanos);
+    }
+
+    /** Stops the sender for good (an internal error): offers are refused and counted from now on. */
+    void halt() {
+        accepting = false;
+        stopped = true;
+    }
+
+    /** An empty {@link Captured} record to fill and {@link #offer}; reused, so the bus thread allocates nothing. */
+    Captured record() {
+        return records.take();
     }
 
     void setAppId(String id) {
@@ -85,12 +118,12 @@ final class Sender {
     }
 
     /** Remembers the app_start line to repeat after each hello ({@link Preamble}), and queues it. */
-    void appStart(String line) {
+    void appStart(byte[] line) {
         offer(preamble.appStart(line));
     }
 
     /** The same for the conf line ({@code enqueue=false} only remembers it, for the constructor). */
-    void conf(String line, boolean enqueue) {
+    void conf(byte[] line, boolean enqueue) {
         line = preamble.conf(line);
         if (enqueue) {
             offer(line);
@@ -98,13 +131,13 @@ final class Sender {
     }
 
     /** Remembers the executor's add line until it is removed ({@link Preamble}), and queues it. */
-    void executorAdded(String execId, String line) {
+    void executorAdded(String execId, byte[] line) {
         preamble.executorAdded(execId, line);
         offer(line);
     }
 
     /** Forgets the executor (no longer repeated after a hello) and queues its removal line. */
-    void executorRemoved(String execId, String line) {
+    void executorRemoved(String execId, byte[] line) {
         preamble.executorRemoved(execId);
         offer(line);
     }
@@ -118,6 +151,7 @@ final class Sender {
         Thread t;
         synchronized (this) {
             t = thread;
+            accepting = false;
             closing = true;
         }
         if (t == null) {
@@ -127,7 +161,7 @@ final class Sender {
         if ((everConnected || !firstAttemptDone) && timeoutMs > 0) {
             join(t, timeoutMs);
         }
-        stopped = true;
+        halt();
         t.interrupt();
         Connector.closeQuietly(socket); // unblocks a write to an agent that stopped reading
         join(t, 200); // the thread counts what is left, so the counters are final when close returns
@@ -141,16 +175,27 @@ final class Sender {
         }
     }
 
-    /** Benchmark hook, when the thread is not started: see {@link SendLoop#drainQueued}. */
-    int drainQueued(List<String> out, int max) {
-        return loop.drainQueued(out, max);
+    /** Benchmark and test hook, when the thread is not started: see {@link SendLoop#drainQueued}. */
+    int drainQueued(OutputStream sink, int max) throws IOException {
+        return loop.drainQueued(sink, max);
     }
 
     boolean isConnected() {
         return connected;
     }
 
-    String statsLine() {
-        return Wire.listenerStats(offered.get(), dropped.get(), processingNanos.get(), reconnects.get());
+    /** Events offered so far (accepted or refused). */
+    long offeredEvents() {
+        return queue.accepted() + refused.get();
+    }
+
+    /** Events refused, plus those lost with a broken connection, by a failed encoding or left at the end. */
+    long droppedEvents() {
+        return refused.get() + lost.get();
+    }
+
+    /** Nanoseconds the bus thread spent inside the listener's {@code on*} methods so far. */
+    long processingNanos() {
+        return processingNanos;
     }
 }
