@@ -26,13 +26,17 @@ from typing import Any
 from _common import REPO, proc_cpu_s
 
 LISTENER_CLASS = "io.sparkprobe.ProbeListener"
+#: A listener that does nothing (Spark's own ``SparkFirehoseListener``): what any listener costs on this
+#: machine, under this load, before it does any work.
+NOOP_CLASS = "org.apache.spark.SparkFirehoseListener"
 TIMED_CLASSES = (
     LISTENER_CLASS,
     "org.apache.spark.scheduler.EventLoggingListener",
     "org.apache.spark.status.AppStatusListener",
-    "org.apache.spark.SparkFirehoseListener",  # the no-op baseline, on a queue of its own
+    NOOP_CLASS,
 )
 NOOP_QUEUE = "benchnoop"
+SENDER_THREAD = "sparkprobe-sender"
 
 BASE_CONF = {
     "spark.executor.cores": "1",
@@ -53,15 +57,29 @@ BASE_CONF = {
 
 def resolve_jar(spec: str, python: str = sys.executable) -> tuple[str | None, str]:
     """``packaged`` → None (the jar inside the package, as users get it); ``source`` → a jar built
-    now from jvm-listener/ into a temporary directory (what the next release ships); else a path.
+    now from jvm-listener/ into a temporary directory (what the next release ships); ``git:REF`` →
+    a jar built from the jvm-listener/ of commit REF (``git archive`` into a scratch directory, so
+    an older listener runs beside the current one in the same benchmark); else a path.
     Returns (jar path or None, a description with the jar's sha256)."""
     if spec == "packaged":
         from sparkprobe._jar import jar_path
 
         path = jar_path()
-    elif spec == "source":
-        out = Path(tempfile.mkdtemp(prefix="sparkprobe-bench-jar-")) / "sparkprobe-listener.jar"
-        subprocess.run([python, str(REPO / "jvm-listener" / "build_jar.py"), str(out)], check=True,
+    elif spec == "source" or spec.startswith("git:"):
+        scratch = Path(tempfile.mkdtemp(prefix="sparkprobe-bench-jar-"))
+        out = scratch / "sparkprobe-listener.jar"
+        tree = REPO
+        if spec.startswith("git:"):
+            ref = spec[len("git:"):]
+            commit = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short=12", ref], check=True,
+                                    capture_output=True, text=True).stdout.strip()
+            spec = f"git:{ref} ({commit})"
+            tree = scratch / "tree"
+            tree.mkdir()
+            archive = subprocess.run(["git", "-C", str(REPO), "archive", commit, "jvm-listener"], check=True,
+                                     capture_output=True).stdout
+            subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        subprocess.run([python, str(tree / "jvm-listener" / "build_jar.py"), str(out)], check=True,
                        capture_output=True, text=True)
         path = str(out)
     else:
@@ -70,25 +88,47 @@ def resolve_jar(spec: str, python: str = sys.executable) -> tuple[str | None, st
     return (None if spec == "packaged" else path), f"{spec} ({path}, sha256 {digest})"
 
 
+#: The tiny-task job's session: two task threads in the driver JVM, nothing else.
+LOCAL_CONF = {
+    "spark.ui.enabled": "false",
+    "spark.ui.showConsoleProgress": "false",
+    "spark.sql.shuffle.partitions": "2",
+}
+
+
 def build_session(app_name: str, *, probe: bool, eventlog_dir: str | None, jar: str | None = None,
-                  extra_conf: dict[str, str] | None = None) -> tuple[Any, Any]:
-    """A ``local-cluster[2,1,1024]`` session; with ``probe``, profiled by sparkprobe.configure
-    (listener via spark.extraListeners, agent in this process). Returns (spark, probe or None)."""
+                  extra_conf: dict[str, str] | None = None, master: str = "local-cluster[2,1,1024]",
+                  listeners: list[str] | None = None, extra_jars: list[str] | None = None) -> tuple[Any, Any]:
+    """A ``local-cluster[2,1,1024]`` session (or ``master``: ``local[N]`` gets :data:`LOCAL_CONF`
+    instead of the dynamic-allocation :data:`BASE_CONF`); with ``probe``, profiled by
+    sparkprobe.configure (listener via spark.extraListeners, agent in this process).
+
+    ``listeners``: the whole ``spark.extraListeners`` list, in the order Spark registers them on the
+    shared queue (it must name ProbeListener when ``probe``); ``extra_jars`` join ``spark.jars``.
+    Returns (spark, probe or None)."""
     from pyspark.sql import SparkSession
 
-    builder = SparkSession.builder.master("local-cluster[2,1,1024]").appName(app_name)
-    for key, value in {**BASE_CONF, **(extra_conf or {})}.items():
+    builder = SparkSession.builder.master(master).appName(app_name)
+    base = LOCAL_CONF if master.startswith("local[") else BASE_CONF
+    for key, value in {**base, **(extra_conf or {})}.items():
         builder = builder.config(key, value)
     if eventlog_dir is not None:
         os.makedirs(eventlog_dir, exist_ok=True)
         builder = builder.config("spark.eventLog.enabled", "true").config("spark.eventLog.dir", eventlog_dir)
     p = None
+    jars: list[str] = []
     if probe:
         import sparkprobe
 
         p = sparkprobe.configure(builder, metrics=None, callsites=False)
+        jars = [j for j in str(getattr(builder, "_options", {}).get("spark.jars", "")).split(",") if j]
         if jar is not None:  # an alternative build of the listener (e.g. to try a fix)
-            builder = builder.config("spark.jars", jar)
+            jars = [jar]
+    jars += extra_jars or []
+    if jars:
+        builder = builder.config("spark.jars", ",".join(jars))
+    if listeners is not None:
+        builder = builder.config("spark.extraListeners", ",".join(listeners))
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark, p
@@ -143,6 +183,26 @@ def run_job(spark: Any, tasks: int, partitions: int, *, idle_cycle: bool, log: A
             on_pass(i)
     return {"passes": passes, "partition_tasks": passes * partitions, "job_wall_s": busy_s,
             "idle_wait_s": idle_s, "reclaimed": reclaimed}
+
+
+def run_tiny_job(spark: Any, jobs: int, tasks: int, *, log: Any = print, on_job: Any = None) -> dict[str, Any]:
+    """``jobs`` counts of a ``spark.range`` of ``tasks`` partitions, ten rows each: thousands of
+    tasks that each take well under a millisecond, all in the driver JVM under ``local[N]``.
+
+    This is the listener bus's hardest case: events come as fast as the task threads finish
+    tasks, on the cores the bus threads and the sender share with them. ``on_job(i)`` is called
+    after each job. Returns counts and the wall seconds of the jobs."""
+    busy_s = 0.0
+    for i in range(jobs):
+        t0 = time.perf_counter()
+        n = spark.range(0, tasks * 10, 1, tasks).count()
+        dt = time.perf_counter() - t0
+        busy_s += dt
+        assert n == tasks * 10, n
+        log(f"    job {i + 1}/{jobs}: {tasks} tasks in {dt:.1f}s")
+        if on_job is not None:
+            on_job(i)
+    return {"jobs": jobs, "partition_tasks": jobs * tasks, "job_wall_s": busy_s}
 
 
 # ------------------------------------------------------------------------------------ JVM readings
@@ -223,8 +283,22 @@ def bus_thread_cpu_ms(sc: Any) -> dict[str, float]:
         name = th.getName()
         if name.startswith("spark-listener-group-"):
             out[name[len("spark-listener-group-"):]] = mx.getThreadCpuTime(th.getId()) / 1e6
-        elif name == "sparkprobe-sender":
-            out["sparkprobe-sender"] = out.get("sparkprobe-sender", 0.0) + mx.getThreadCpuTime(th.getId()) / 1e6
+        elif name == SENDER_THREAD:
+            out[SENDER_THREAD] = out.get(SENDER_THREAD, 0.0) + mx.getThreadCpuTime(th.getId()) / 1e6
+    return out
+
+
+def listener_threads_cpu_ns(sc: Any) -> dict[str, int]:
+    """CPU nanoseconds (ThreadMXBean, user + system) of every thread the listener owns, by thread
+    name, summed over threads of one name (a thread that ended is no longer counted: the listener's
+    sender lives as long as the application)."""
+    jvm = sc._jvm
+    mx = jvm.java.lang.management.ManagementFactory.getThreadMXBean()
+    out: dict[str, int] = {}
+    for th in jvm.java.lang.Thread.getAllStackTraces().keySet():
+        name = str(th.getName())
+        if name.startswith("sparkprobe-"):
+            out[name] = out.get(name, 0) + int(mx.getThreadCpuTime(th.getId()))
     return out
 
 

@@ -42,6 +42,9 @@ for line in $SPARK_LINES; do
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip >/dev/null
   "$venv/bin/pip" install -q "pyspark==$line" "${wheel}[test]"
+  # The wheel keeps its version from build to build: without --force-reinstall pip would keep the
+  # copy installed last time, and the tests would run the old listener and package.
+  "$venv/bin/pip" install -q --force-reinstall --no-deps "$wheel"
   # The src/ layout keeps the checkout off sys.path: the tests import the installed wheel.
   SPARKPROBE_EXPECT_PYSPARK="$line" "$venv/bin/python" -m pytest "$@" || status=$?
 done

@@ -8,9 +8,7 @@ import java.net.InetAddress;
 import java.net.ServerSocket;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
@@ -57,6 +55,16 @@ public final class EncodeBench {
                 .set("spark.sparkprobe.endpoint", "127.0.0.1:" + reader.port())
                 .set("spark.master", "local-cluster[2,1,1024]");
         boolean tcp = !mode.equals("offer");
+        if (mode.equals("bus")) {
+            ProbeListener l = new ProbeListener(conf, true);
+            waitConnected(l);
+            System.out.printf("java %s, %d cpus, mode bus%n", System.getProperty("java.version"),
+                    Runtime.getRuntime().availableProcessors());
+            Bus.run(l, args.length > 1 ? Integer.parseInt(args[1]) : 2000, args.length > 2 ? Integer.parseInt(args[2]) : 10,
+                    args.length > 3 ? Integer.parseInt(args[3]) : 2);
+            l.close();
+            return;
+        }
         ProbeListener listener = new ProbeListener(conf, tcp);
         Events ev = new Events();
         if (tcp) {
@@ -106,8 +114,13 @@ public final class EncodeBench {
         } else {
             int rate = args.length > 1 ? Integer.parseInt(args[1]) : 100_000;
             int seconds = args.length > 2 ? Integer.parseInt(args[2]) : 10;
+            ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+            paced(listener, ev, rate, 5); // warm-up (JIT), as the Spark benchmark's first pass
+            long cpu0 = listenerThreadsCpu(mx);
             long n = paced(listener, ev, rate, seconds);
-            System.out.printf("paced %,d events in %d s (%,d/s target)%n", n, seconds, rate);
+            long cpu = listenerThreadsCpu(mx) - cpu0;
+            System.out.printf("paced %,d events in %d s (%,d/s target); the listener's threads' CPU %.3f µs/event, "
+                    + "%.1f µs per second%n", n, seconds, rate, cpu / 1e3 / n, cpu / 1e3 / seconds);
         }
         if (tcp) {
             listener.close(); // drains the queue (bounded by closeTimeoutMs) and sends the final stats
@@ -128,10 +141,22 @@ public final class EncodeBench {
         Thread t = new Thread("bench-drainer") {
             @Override
             public void run() {
-                List<String> batch = new ArrayList<String>(1024);
+                OutputStream discard = new OutputStream() {
+                    @Override
+                    public void write(int b) {
+                    }
+
+                    @Override
+                    public void write(byte[] b, int off, int len) {
+                    }
+                };
                 while (true) {
-                    int n = l.drainQueued(batch, 1024);
-                    batch.clear();
+                    int n;
+                    try {
+                        n = l.drainQueued(discard, 1024);
+                    } catch (java.io.IOException e) {
+                        throw new IllegalStateException(e);
+                    }
                     drained.addAndGet(n);
                     if (n < 1024) {
                         LockSupport.parkNanos(100_000);
@@ -163,14 +188,14 @@ public final class EncodeBench {
         }
     }
 
-    /** Emits `rate` events/s in 1 ms slices for `seconds`. */
+    /** Emits `rate` events/s in 1 ms slices for `seconds` (as many per slice as are due by its end). */
     private static long paced(ProbeListener l, Events ev, int rate, int seconds) {
-        long perMs = Math.max(1, rate / 1000);
         long start = System.nanoTime();
         long n = 0;
         int i = 0;
         for (long ms = 0; ms < seconds * 1000L; ms++) {
-            for (long k = 0; k < perMs; k++) {
+            long due = (ms + 1) * rate / 1000;
+            while (n < due) {
                 int j = i++ & (N - 1);
                 switch ((int) (n % 3)) {
                     case 0: l.onTaskStart(ev.starts[j]); break;
@@ -188,12 +213,156 @@ public final class EncodeBench {
         return n;
     }
 
+    /** CPU nanoseconds of every thread the listener owns ({@code sparkprobe-*}: the sender, the peer watch). */
+    private static long listenerThreadsCpu(ThreadMXBean mx) {
+        long ns = 0;
+        for (Thread t : Thread.getAllStackTraces().keySet()) {
+            if (t.getName().startsWith("sparkprobe-")) {
+                ns += Math.max(0, mx.getThreadCpuTime(t.getId()));
+            }
+        }
+        return ns;
+    }
+
     private static void waitConnected(ProbeListener l) throws InterruptedException {
         for (int i = 0; i < 200 && !l.isConnected(); i++) {
             Thread.sleep(10);
         }
         if (!l.isConnected()) {
             throw new IllegalStateException("listener did not connect to the bench reader");
+        }
+    }
+
+    /**
+     * A listener bus in miniature, to see what one {@code on*} call costs when events come one at a
+     * time, as on Spark's bus, rather than in a hot loop: a poster thread builds fresh events (new
+     * TaskInfo and TaskMetrics each time, as the scheduler does) at {@code rate} per second and hands
+     * them to this thread through a LinkedBlockingQueue (as AsyncEventQueue does); this thread takes
+     * each and calls ProbeListener and a no-op listener (SparkFirehoseListener), their order swapped
+     * every round, timing each call. {@code noise} threads stand in for task threads: they walk a
+     * large array half of the time, competing for the cores and the caches.
+     */
+    static final class Bus {
+        /** Bytes of garbage each noise thread allocates per 256 array steps (-Dbench.garbage, default 0). */
+        static final int GARBAGE = Integer.getInteger("bench.garbage", 0);
+
+        static void run(ProbeListener probe, int rate, int seconds, int noise) throws Exception {
+            final java.util.concurrent.LinkedBlockingQueue<Object> q = new java.util.concurrent.LinkedBlockingQueue<Object>();
+            final org.apache.spark.scheduler.SparkListenerInterface noop = new org.apache.spark.SparkFirehoseListener();
+            final java.util.concurrent.atomic.AtomicBoolean stop = new java.util.concurrent.atomic.AtomicBoolean();
+            for (int i = 0; i < noise; i++) {
+                Thread t = new Thread("bench-noise-" + i) {
+                    @Override
+                    public void run() {
+                        long[] a = new long[8 << 20]; // 64 MB
+                        long x = 1;
+                        Object[] keep = new Object[1024];
+                        while (!stop.get()) {
+                            long end = System.nanoTime() + 500_000;
+                            while (System.nanoTime() < end) {
+                                for (int k = 0; k < 256; k++) {
+                                    x = x * 6364136223846793005L + 1442695040888963407L;
+                                    a[(int) ((x >>> 33) % a.length)] += x;
+                                }
+                                keep[(int) (x >>> 54)] = new byte[GARBAGE]; // short-lived garbage, as tasks make
+                            }
+                            LockSupport.parkNanos(500_000);
+                        }
+                    }
+                };
+                t.setDaemon(true);
+                t.start();
+            }
+            Thread poster = new Thread("bench-poster") {
+                @Override
+                public void run() {
+                    long start = System.nanoTime();
+                    long n = 0;
+                    long t0 = 1795489278997L;
+                    TaskInfo running = null;
+                    while (!stop.get()) {
+                        long due = (System.nanoTime() - start) / 1000 * rate / 1_000_000;
+                        while (n < due) {
+                            String exec = Integer.toString(1 + (int) (n % 2));
+                            if (running != null) {
+                                running.markFinished(org.apache.spark.TaskState.FINISHED(), t0 + n + 3);
+                                TaskMetrics m = new TaskMetrics();
+                                m.setExecutorRunTime(3 + n % 7);
+                                m.setExecutorCpuTime(2_345_678L + n);
+                                m.setJvmGCTime(n % 3);
+                                m.setPeakExecutionMemory(0);
+                                m.inputMetrics().setBytesRead(8 * (n % 100));
+                                m.setResultSize(1500);
+                                q.add(new SparkListenerTaskEnd(0, 0, "ResultTask", Success$.MODULE$, running,
+                                        new ExecutorMetrics(), m));
+                                n++;
+                                running = null;
+                            } else {
+                                running = new TaskInfo(n, (int) (n % 3000), 0, (int) (n % 3000), t0 + n, exec,
+                                        "localhost", TaskLocality.PROCESS_LOCAL(), false);
+                                q.add(new SparkListenerTaskStart(0, 0, running));
+                                n++;
+                            }
+                        }
+                        LockSupport.parkNanos(200_000);
+                    }
+                }
+            };
+            poster.setDaemon(true);
+            poster.start();
+            ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+            for (int round = -1; round < 2 * 2; round++) { // round -1: warm-up
+                boolean probeFirst = round % 2 == 0;
+                long[] probeNs = new long[rate * seconds + 16];
+                long[] noopNs = new long[probeNs.length];
+                int count = 0;
+                long off0 = probe.offeredEvents(), cpu0 = listenerThreadsCpu(mx), ns0 = probe.processingNanos();
+                long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(round < 0 ? 5 : seconds);
+                while (System.nanoTime() < end && count < probeNs.length) {
+                    Object e = q.poll(100, TimeUnit.MILLISECONDS);
+                    if (e == null) {
+                        continue;
+                    }
+                    if (probeFirst) {
+                        probeNs[count] = post(probe, e);
+                        noopNs[count] = post(noop, e);
+                    } else {
+                        noopNs[count] = post(noop, e);
+                        probeNs[count] = post(probe, e);
+                    }
+                    count++;
+                }
+                long offered = probe.offeredEvents() - off0;
+                long cpu = listenerThreadsCpu(mx) - cpu0;
+                if (round >= 0) {
+                    System.out.printf("round %d (%s first): %d events; on* wall mean/p50/p99/p99.9 µs: ProbeListener "
+                                    + "%s, no-op %s; processingNanos/offered %.2f µs; the listener's threads' CPU %.2f µs/event%n",
+                            round + 1, probeFirst ? "ProbeListener" : "no-op", count, stats(probeNs, count),
+                            stats(noopNs, count), (probe.processingNanos() - ns0) / 1e3 / offered, cpu / 1e3 / offered);
+                }
+            }
+            stop.set(true);
+        }
+
+        private static long post(org.apache.spark.scheduler.SparkListenerInterface l, Object e) {
+            long t0 = System.nanoTime();
+            if (e instanceof SparkListenerTaskEnd) {
+                l.onTaskEnd((SparkListenerTaskEnd) e);
+            } else {
+                l.onTaskStart((SparkListenerTaskStart) e);
+            }
+            return System.nanoTime() - t0;
+        }
+
+        private static String stats(long[] ns, int n) {
+            long[] s = Arrays.copyOf(ns, n);
+            Arrays.sort(s);
+            double sum = 0;
+            for (long v : s) {
+                sum += v;
+            }
+            return String.format("%.2f/%.2f/%.2f/%.1f", sum / n / 1e3, s[n / 2] / 1e3, s[(int) (n * 0.99)] / 1e3,
+                    s[(int) (n * 0.999)] / 1e3);
         }
     }
 

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Listener throughput benchmarks; see README.md next to this script.
-#   benchmarks/listener/run.sh                       # offer 5, e2e 5, sustained 100000 10
+#   benchmarks/listener/run.sh                       # offer 5, e2e 5, sustained 100000 10, bus 2000 10 2
 #   benchmarks/listener/run.sh offer|e2e [seconds]
 #   benchmarks/listener/run.sh sustained [rate] [seconds]
+#   benchmarks/listener/run.sh bus [rate] [seconds] [noise threads]     ($JOPTS: extra JVM options)
 # Needs a JDK and an installed pyspark (its jars are the classpath); $PYTHON picks the interpreter,
 # $SPARKPROBE_SPARK_JARS overrides the jars directory.
 set -euo pipefail
@@ -25,13 +26,15 @@ echo "spark jars: $jars"
 bench() {
     echo "--- $*"
     # log4j's default config would print Spark's INFO lines; keep the output to the numbers.
-    java -Xms512m -Xmx512m -Dlog4j2.level=WARN -cp "$work/classes:$cp" io.sparkprobe.EncodeBench "$@" 2>&1 \
+    # shellcheck disable=SC2086 # JOPTS is a list of JVM options
+    java ${JOPTS:-} -Xms512m -Xmx512m -Dlog4j2.level=WARN -cp "$work/classes:$cp" io.sparkprobe.EncodeBench "$@" 2>&1 \
         | grep -v 'log4j\|WARN Utils\|Your hostname\|SPARK_LOCAL_IP'
 }
 if [ $# -eq 0 ]; then
     bench offer 5
     bench e2e 5
     bench sustained 100000 10
+    bench bus 2000 10 2
 else
     bench "$@"
 fi

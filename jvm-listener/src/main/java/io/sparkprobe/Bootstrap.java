@@ -79,7 +79,7 @@ final class Bootstrap {
                     return Long.compare(added(addTimes, a, start), added(addTimes, b, start));
                 }
             });
-            List<String> blocks = new ArrayList<String>();
+            List<byte[]> blocks = new ArrayList<byte[]>();
             for (StorageStatus st : statuses) {
                 BlockManagerId bm = st.blockManagerId();
                 s.offer(Wire.blockManagerAdded(bm.executorId(), bm.host(), added(addTimes, st, start),
@@ -92,7 +92,7 @@ final class Bootstrap {
                             bs.memSize(), bs.diskSize()));
                 }
             }
-            for (String line : blocks) { // after every block manager, as in a live stream
+            for (byte[] line : blocks) { // after every block manager, as in a live stream
                 s.offer(line);
             }
         } catch (Throwable t) {

@@ -231,7 +231,7 @@ public class ProbeListener extends SparkListener {
             // Broadcast, shuffle, taskresult... blocks are not needed. The class test, not the name:
             // BlockId.name() builds a new string on every call.
             if (b.blockId() instanceof RDDBlockId) {
-                s.offer(new Captured.Block(b)); // encoded on the sender thread
+                s.offer(s.record().block(b)); // encoded on the sender thread
             }
         } catch (Throwable t) {
             internalError(t);
@@ -310,7 +310,7 @@ public class ProbeListener extends SparkListener {
         Sender s = null;
         try {
             s = sender();
-            s.offer(new Captured.TaskStart(e)); // encoded on the sender thread
+            s.offer(s.record().taskStart(e)); // encoded on the sender thread
         } catch (Throwable t) {
             internalError(t);
         }
@@ -323,7 +323,7 @@ public class ProbeListener extends SparkListener {
         Sender s = null;
         try {
             s = sender();
-            s.offer(new Captured.TaskEnd(e)); // encoded on the sender thread
+            s.offer(s.record().taskEnd(e)); // encoded on the sender thread
         } catch (Throwable t) {
             internalError(t);
         }
@@ -356,19 +356,19 @@ public class ProbeListener extends SparkListener {
     /** Events refused by the full queue, plus those lost with a broken connection or left at close. */
     public long droppedEvents() {
         Sender s = sender;
-        return s == null ? 0 : s.dropped.get();
+        return s == null ? 0 : s.droppedEvents();
     }
 
     /** Events offered to the queue (accepted or dropped). */
     public long offeredEvents() {
         Sender s = sender;
-        return s == null ? 0 : s.offered.get();
+        return s == null ? 0 : s.offeredEvents();
     }
 
     /** Nanoseconds spent inside the {@code on*} methods (the listener-bus thread's cost). */
     public long processingNanos() {
         Sender s = sender;
-        return s == null ? 0 : s.processingNanos.get();
+        return s == null ? 0 : s.processingNanos();
     }
 
     /** Throwables caught inside the listener (each one means an event was not sent). */
@@ -382,9 +382,12 @@ public class ProbeListener extends SparkListener {
         return s != null && s.isConnected();
     }
 
-    /** Benchmark hook (with {@code connect=false}): moves up to {@code max} queued lines into {@code out}. */
-    int drainQueued(java.util.List<String> out, int max) {
-        return sender.drainQueued(out, max);
+    /**
+     * Benchmark and test hook (with {@code connect=false}): takes up to {@code max} queued events,
+     * writes their wire lines to {@code sink} as the sender would, and returns how many it took.
+     */
+    int drainQueued(java.io.OutputStream sink, int max) throws java.io.IOException {
+        return sender.drainQueued(sink, max);
     }
 
     /** Stops the sender after draining the queue for at most {@code spark.sparkprobe.closeTimeoutMs}. */
@@ -403,7 +406,7 @@ public class ProbeListener extends SparkListener {
 
     private void done(Sender s, long t0) {
         if (s != null) {
-            s.processingNanos.addAndGet(System.nanoTime() - t0);
+            s.addProcessingNanos(System.nanoTime() - t0);
         }
     }
 

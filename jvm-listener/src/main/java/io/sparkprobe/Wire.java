@@ -3,6 +3,7 @@ package io.sparkprobe;
 import java.lang.reflect.Method;
 import java.util.List;
 import org.apache.spark.SparkConf;
+import org.apache.spark.Success$;
 import org.apache.spark.TaskEndReason;
 import org.apache.spark.rdd.RDDOperationScope;
 import org.apache.spark.scheduler.JobSucceeded$;
@@ -13,8 +14,10 @@ import org.apache.spark.storage.RDDInfo;
 import org.apache.spark.storage.StorageLevel;
 
 /**
- * One encoder per wire kind (docs/wire-format.md, wire version 1): Spark event → one JSON line.
- * Task and block-update lines are encoded from their {@link Captured} copies, on the sender thread.
+ * One encoder per wire kind (docs/wire-format.md, wire version 1): Spark event → one JSON line, as
+ * UTF-8 bytes ({@link JsonLine}). A rare event's line is its own {@code byte[]}, built on the bus
+ * thread; task and block-update lines are encoded from their {@link Captured} copies straight into
+ * the sender thread's batch, as are the listener's stats.
  *
  * <p>Field names are the names of the records in {@code sparkprobe.events}. The mapping must stay
  * exactly what the offline event-log reader derives from Spark's JSON event log, so that a live
@@ -41,7 +44,7 @@ final class Wire {
         }
     };
 
-    static String hello(String appId, String token, String listenerVersion, int wire) {
+    static byte[] hello(String appId, String token, String listenerVersion, int wire) {
         return new JsonLine(128 + appId.length() + token.length())
                 .raw("{\"hello\":\"sparkprobe\",\"wire\":").num(wire)
                 .raw(",\"app_id\":").str(appId)
@@ -50,16 +53,21 @@ final class Wire {
                 .end();
     }
 
-    static String listenerStats(long offered, long dropped, long processingNs, long reconnects) {
-        return new JsonLine(112)
-                .raw("{\"k\":\"listener_stats\",\"offered\":").num(offered)
-                .raw(",\"dropped\":").num(dropped)
-                .raw(",\"processing_ns\":").num(processingNs)
-                .raw(",\"reconnects\":").num(reconnects)
-                .end();
+    private static final byte[] STATS = JsonLine.ascii("{\"k\":\"listener_stats\",\"offered\":");
+    private static final byte[] STATS_DROPPED = JsonLine.ascii(",\"dropped\":");
+    private static final byte[] STATS_PROCESSING_NS = JsonLine.ascii(",\"processing_ns\":");
+    private static final byte[] STATS_RECONNECTS = JsonLine.ascii(",\"reconnects\":");
+
+    /** Appends a listener_stats line (without its newline) to the sender's batch. */
+    static void listenerStats(JsonLine out, long offered, long dropped, long processingNs, long reconnects) {
+        out.raw(STATS).num(offered)
+                .raw(STATS_DROPPED).num(dropped)
+                .raw(STATS_PROCESSING_NS).num(processingNs)
+                .raw(STATS_RECONNECTS).num(reconnects)
+                .raw('}');
     }
 
-    static String appStart(String appId, String appName, String user, long time, String version, String attemptId) {
+    static byte[] appStart(String appId, String appName, String user, long time, String version, String attemptId) {
         return new JsonLine(160 + len(appName))
                 .raw("{\"k\":\"app_start\",\"app_id\":").str(appId)
                 .raw(",\"app_name\":").str(appName)
@@ -70,12 +78,12 @@ final class Wire {
                 .end();
     }
 
-    static String appEnd(long time) {
+    static byte[] appEnd(long time) {
         return new JsonLine(40).raw("{\"k\":\"app_end\",\"time\":").num(time).end();
     }
 
     /** Only the {@link ProbeListener#CONF_KEYS} that are set; never any other property. */
-    static String conf(SparkConf conf) {
+    static byte[] conf(SparkConf conf) {
         JsonLine j = new JsonLine(256).raw("{\"k\":\"conf\",\"props\":{");
         boolean first = true;
         for (String key : ProbeListener.CONF_KEYS) {
@@ -88,7 +96,7 @@ final class Wire {
         return j.raw("}").end();
     }
 
-    static String executorAdded(String execId, String host, int cores, long time) {
+    static byte[] executorAdded(String execId, String host, int cores, long time) {
         return new JsonLine(112)
                 .raw("{\"k\":\"executor_added\",\"exec_id\":").str(execId)
                 .raw(",\"host\":").str(host)
@@ -97,7 +105,7 @@ final class Wire {
                 .end();
     }
 
-    static String executorRemoved(String execId, long time, String reason) {
+    static byte[] executorRemoved(String execId, long time, String reason) {
         return new JsonLine(96 + len(reason))
                 .raw("{\"k\":\"executor_removed\",\"exec_id\":").str(execId)
                 .raw(",\"time\":").num(time)
@@ -105,7 +113,7 @@ final class Wire {
                 .end();
     }
 
-    static String blockManagerAdded(String execId, String host, long time, long maxMem) {
+    static byte[] blockManagerAdded(String execId, String host, long time, long maxMem) {
         return new JsonLine(128)
                 .raw("{\"k\":\"block_manager_added\",\"exec_id\":").str(execId)
                 .raw(",\"host\":").str(host)
@@ -114,32 +122,50 @@ final class Wire {
                 .end();
     }
 
-    static String blockManagerRemoved(String execId, long time) {
+    static byte[] blockManagerRemoved(String execId, long time) {
         return new JsonLine(80)
                 .raw("{\"k\":\"block_manager_removed\",\"exec_id\":").str(execId)
                 .raw(",\"time\":").num(time)
                 .end();
     }
 
-    static String blockUpdated(String blockId, String execId, StorageLevel level, long memSize, long diskSize) {
-        return new JsonLine(224)
-                .raw("{\"k\":\"block_updated\",\"block_id\":").str(blockId)
-                .raw(",\"exec_id\":").str(execId)
-                .raw(",\"use_memory\":").bool(level.useMemory())
-                .raw(",\"use_disk\":").bool(level.useDisk())
-                .raw(",\"off_heap\":").bool(level.useOffHeap())
-                .raw(",\"deserialized\":").bool(level.deserialized())
-                .raw(",\"replication\":").num(level.replication())
-                .raw(",\"mem_size\":").num(memSize)
-                .raw(",\"disk_size\":").num(diskSize)
-                .end();
+    private static final byte[] BLOCK = JsonLine.ascii("{\"k\":\"block_updated\",\"block_id\":");
+    private static final byte[] EXEC_ID = JsonLine.ascii(",\"exec_id\":");
+    private static final byte[] USE_MEMORY = JsonLine.ascii(",\"use_memory\":");
+    private static final byte[] USE_DISK = JsonLine.ascii(",\"use_disk\":");
+    private static final byte[] OFF_HEAP = JsonLine.ascii(",\"off_heap\":");
+    private static final byte[] DESERIALIZED = JsonLine.ascii(",\"deserialized\":");
+    private static final byte[] REPLICATION = JsonLine.ascii(",\"replication\":");
+    private static final byte[] MEM_SIZE = JsonLine.ascii(",\"mem_size\":");
+    private static final byte[] DISK_SIZE = JsonLine.ascii(",\"disk_size\":");
+
+    /** A block_updated line of its own (the attach snapshot). */
+    static byte[] blockUpdated(String blockId, String execId, StorageLevel level, long memSize, long diskSize) {
+        JsonLine j = new JsonLine(224);
+        blockUpdated(j, blockId, execId, level, memSize, diskSize);
+        return j.toBytes();
     }
 
-    static String unpersistRdd(int rddId) {
+    /** Appends a block_updated line (without its newline) to {@code out}. */
+    static void blockUpdated(JsonLine out, String blockId, String execId, StorageLevel level, long memSize,
+            long diskSize) {
+        out.raw(BLOCK).str(blockId)
+                .raw(EXEC_ID).str(execId)
+                .raw(USE_MEMORY).bool(level.useMemory())
+                .raw(USE_DISK).bool(level.useDisk())
+                .raw(OFF_HEAP).bool(level.useOffHeap())
+                .raw(DESERIALIZED).bool(level.deserialized())
+                .raw(REPLICATION).num(level.replication())
+                .raw(MEM_SIZE).num(memSize)
+                .raw(DISK_SIZE).num(diskSize)
+                .raw('}');
+    }
+
+    static byte[] unpersistRdd(int rddId) {
         return new JsonLine(40).raw("{\"k\":\"unpersist_rdd\",\"rdd_id\":").num(rddId).end();
     }
 
-    static String jobStart(SparkListenerJobStart e) throws Exception {
+    static byte[] jobStart(SparkListenerJobStart e) throws Exception {
         // Only callSite.short is read: job properties also carry Spark conf values (secrets).
         java.util.Properties props = e.properties();
         String callsite = props == null ? "" : props.getProperty("callSite.short", "");
@@ -151,7 +177,7 @@ final class Wire {
         return ints(j, ScalaCompat.seq(JOB_STAGE_IDS, e)).end();
     }
 
-    static String jobEnd(SparkListenerJobEnd e) {
+    static byte[] jobEnd(SparkListenerJobEnd e) {
         return new JsonLine(80)
                 .raw("{\"k\":\"job_end\",\"job_id\":").num(e.jobId())
                 .raw(",\"time\":").num(e.time())
@@ -160,7 +186,7 @@ final class Wire {
     }
 
     /** stage_submitted (time = submissionTime) or stage_completed (time = completionTime, failure). */
-    static String stage(StageInfo si, boolean completed) throws Exception {
+    static byte[] stage(StageInfo si, boolean completed) throws Exception {
         JsonLine j = new JsonLine(1024)
                 .raw(completed ? "{\"k\":\"stage_completed\",\"stage_id\":" : "{\"k\":\"stage_submitted\",\"stage_id\":")
                 .num(si.stageId())
@@ -196,53 +222,86 @@ final class Wire {
         return j.raw("]").end();
     }
 
-    static String taskStart(Captured.TaskStart t) {
-        return taskFields(new JsonLine(256).raw("{\"k\":\"task_start\",\"task_id\":"), t)
-                .raw(",\"speculative\":").bool(t.speculative)
-                .end();
+    private static final byte[] TASK_START = JsonLine.ascii("{\"k\":\"task_start\",\"task_id\":");
+    private static final byte[] TASK_END = JsonLine.ascii("{\"k\":\"task_end\",\"task_id\":");
+    private static final byte[] STAGE_ID = JsonLine.ascii(",\"stage_id\":");
+    private static final byte[] STAGE_ATTEMPT = JsonLine.ascii(",\"stage_attempt\":");
+    private static final byte[] INDEX = JsonLine.ascii(",\"index\":");
+    private static final byte[] PARTITION = JsonLine.ascii(",\"partition\":");
+    private static final byte[] ATTEMPT = JsonLine.ascii(",\"attempt\":");
+    private static final byte[] LAUNCH = JsonLine.ascii(",\"launch\":");
+    private static final byte[] SPECULATIVE = JsonLine.ascii(",\"speculative\":");
+    private static final byte[] FINISH = JsonLine.ascii(",\"finish\":");
+    private static final byte[] STATUS = JsonLine.ascii(",\"status\":");
+    private static final byte[] REASON = JsonLine.ascii(",\"reason\":");
+    /** The name {@link #reasonName} gives a successful task's reason. */
+    static final String SUCCESS = "Success";
+    private static final byte[] STATUS_REASON_SUCCESS = JsonLine.ascii(",\"status\":\"success\",\"reason\":\"Success\"");
+    private static final byte[] RUN_MS = JsonLine.ascii(",\"run_ms\":");
+    private static final byte[] CPU_NS = JsonLine.ascii(",\"cpu_ns\":");
+    private static final byte[] GC_MS = JsonLine.ascii(",\"gc_ms\":");
+    private static final byte[] SHUFFLE_READ_BYTES = JsonLine.ascii(",\"shuffle_read_bytes\":");
+    private static final byte[] SHUFFLE_WRITE_BYTES = JsonLine.ascii(",\"shuffle_write_bytes\":");
+    private static final byte[] MEMORY_SPILLED = JsonLine.ascii(",\"memory_spilled\":");
+    private static final byte[] DISK_SPILLED = JsonLine.ascii(",\"disk_spilled\":");
+    private static final byte[] INPUT_BYTES = JsonLine.ascii(",\"input_bytes\":");
+    private static final byte[] OUTPUT_BYTES = JsonLine.ascii(",\"output_bytes\":");
+    private static final byte[] PEAK_MEMORY = JsonLine.ascii(",\"peak_memory\":");
+
+    /** Appends a task_start line (without its newline) to the sender's batch. */
+    static void taskStart(JsonLine out, Captured t) {
+        taskFields(out.raw(TASK_START), t)
+                .raw(SPECULATIVE).bool(t.speculative)
+                .raw('}');
     }
 
-    static String taskEnd(Captured.TaskEnd t) {
-        JsonLine j = taskFields(new JsonLine(512).raw("{\"k\":\"task_end\",\"task_id\":"), t)
-                .raw(",\"finish\":").num(t.finish)
-                .raw(",\"status\":").str(status(t.reason))
-                .raw(",\"reason\":").str(t.reason)
-                .raw(",\"speculative\":").bool(t.speculative);
-        if (!t.hasMetrics) { // a failed task may come without metrics: the wire defaults are zeros
-            return j.end();
+    /** Appends a task_end line (without its newline) to the sender's batch. */
+    static void taskEnd(JsonLine out, Captured t) {
+        taskFields(out.raw(TASK_END), t)
+                .raw(FINISH).num(t.finish);
+        if (t.reason == SUCCESS) { // nearly every task: pre-encoded
+            out.raw(STATUS_REASON_SUCCESS);
+        } else {
+            out.raw(STATUS).str(status(t.reason)).raw(REASON).str(t.reason);
         }
-        return j.raw(",\"run_ms\":").num(t.runMs)
-                .raw(",\"cpu_ns\":").num(t.cpuNs)
-                .raw(",\"gc_ms\":").num(t.gcMs)
-                .raw(",\"shuffle_read_bytes\":").num(t.shuffleReadBytes)
-                .raw(",\"shuffle_write_bytes\":").num(t.shuffleWriteBytes)
-                .raw(",\"memory_spilled\":").num(t.memorySpilled)
-                .raw(",\"disk_spilled\":").num(t.diskSpilled)
-                .raw(",\"input_bytes\":").num(t.inputBytes)
-                .raw(",\"output_bytes\":").num(t.outputBytes)
-                .raw(",\"peak_memory\":").num(t.peakMemory)
-                .end();
+        out.raw(SPECULATIVE).bool(t.speculative);
+        if (t.hasMetrics) { // a failed task may come without metrics: the wire defaults are zeros
+            out.raw(RUN_MS).num(t.runMs)
+                    .raw(CPU_NS).num(t.cpuNs)
+                    .raw(GC_MS).num(t.gcMs)
+                    .raw(SHUFFLE_READ_BYTES).num(t.shuffleReadBytes)
+                    .raw(SHUFFLE_WRITE_BYTES).num(t.shuffleWriteBytes)
+                    .raw(MEMORY_SPILLED).num(t.memorySpilled)
+                    .raw(DISK_SPILLED).num(t.diskSpilled)
+                    .raw(INPUT_BYTES).num(t.inputBytes)
+                    .raw(OUTPUT_BYTES).num(t.outputBytes)
+                    .raw(PEAK_MEMORY).num(t.peakMemory);
+        }
+        out.raw('}');
     }
 
     /** The fields task_start and task_end share, after the opening {@code "task_id":}. */
-    private static JsonLine taskFields(JsonLine j, Captured.Task t) {
+    private static JsonLine taskFields(JsonLine j, Captured t) {
         return j.num(t.taskId)
-                .raw(",\"stage_id\":").num(t.stageId)
-                .raw(",\"stage_attempt\":").num(t.stageAttempt)
-                .raw(",\"index\":").num(t.index)
-                .raw(",\"partition\":").num(t.partition)
-                .raw(",\"attempt\":").num(t.attempt)
-                .raw(",\"exec_id\":").str(t.execId)
-                .raw(",\"launch\":").num(t.launch);
+                .raw(STAGE_ID).num(t.stageId)
+                .raw(STAGE_ATTEMPT).num(t.stageAttempt)
+                .raw(INDEX).num(t.index)
+                .raw(PARTITION).num(t.partition)
+                .raw(ATTEMPT).num(t.attempt)
+                .raw(EXEC_ID).str(t.execId)
+                .raw(LAUNCH).num(t.launch);
     }
 
     static String reasonName(TaskEndReason reason) {
+        if (reason == Success$.MODULE$) {
+            return SUCCESS; // nearly every task: no class-value lookup on the bus thread
+        }
         return reason == null ? "" : REASON_NAME.get(reason.getClass());
     }
 
     /** task_end.status from the reason's name: success, killed, resubmitted, else failed. */
     static String status(String reasonName) {
-        if ("Success".equals(reasonName)) {
+        if (SUCCESS.equals(reasonName)) {
             return "success";
         }
         if ("TaskKilled".equals(reasonName)) {

@@ -1,0 +1,113 @@
+package io.sparkprobe;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+
+/**
+ * What the sender writes right after every accepted hello, before the queue: the app_start line, the
+ * conf line and the executor_added line of every live executor (then, from {@link SendLoop}, a
+ * listener_stats line). The agent may be new (restarted mid-app): these lines tell it the app and its
+ * executors again (docs/wire-format.md, "Order and loss").
+ *
+ * <p>Written on the bus thread (app start, conf, an executor added or removed: rare events; the lock
+ * is uncontended but for the sender's copy at each hello), read by the sender thread at each hello
+ * ({@link #snapshot}). The remembered lines are the very instances that were also queued, so a queued
+ * copy of a line this connection's preamble already carried is recognised by identity and skipped
+ * ({@link Sent#alreadySent}).
+ */
+final class Preamble {
+    private volatile byte[] appStartLine;
+    private volatile byte[] confLine;
+    /** Executor id → its executor_added line, in the order they came; until the executor is removed. */
+    private final Map<String, byte[]> liveExecutors = new LinkedHashMap<String, byte[]>();
+
+    /**
+     * Remembers the app_start line; returns the instance to queue. An equal line keeps the old
+     * instance, so a queued copy stays recognisable as the one the preamble sent.
+     */
+    byte[] appStart(byte[] line) {
+        byte[] old = appStartLine;
+        if (old != null && Arrays.equals(old, line)) {
+            line = old;
+        }
+        appStartLine = line;
+        return line;
+    }
+
+    /** The same for the conf line. */
+    byte[] conf(byte[] line) {
+        byte[] old = confLine;
+        if (old != null && Arrays.equals(old, line)) {
+            line = old;
+        }
+        confLine = line;
+        return line;
+    }
+
+    /** Remembers the executor's add line (the same instance is queued) until it is removed. */
+    void executorAdded(String execId, byte[] line) {
+        synchronized (liveExecutors) {
+            liveExecutors.put(execId, line);
+        }
+    }
+
+    /** Forgets the executor: no longer repeated after a hello. */
+    void executorRemoved(String execId) {
+        synchronized (liveExecutors) {
+            liveExecutors.remove(execId);
+        }
+    }
+
+    /** The preamble of one connection, taken at its hello. Sender thread. */
+    Sent snapshot() {
+        List<byte[]> executors;
+        synchronized (liveExecutors) {
+            executors = new ArrayList<byte[]>(liveExecutors.values());
+        }
+        return new Sent(appStartLine, confLine, executors);
+    }
+
+    /** The lines one connection's preamble carries, and the test that keeps the queue from repeating them. */
+    static final class Sent {
+        private final byte[] appStart;
+        private final byte[] conf;
+        private final List<byte[]> lines = new ArrayList<byte[]>();
+        /** The executor_added instances sent; each queued copy is skipped once. */
+        private final Set<byte[]> executors = Collections.newSetFromMap(new IdentityHashMap<byte[], Boolean>());
+
+        Sent(byte[] appStart, byte[] conf, List<byte[]> executorLines) {
+            this.appStart = appStart;
+            this.conf = conf;
+            if (appStart != null) {
+                lines.add(appStart);
+            }
+            if (conf != null) {
+                lines.add(conf);
+            }
+            for (byte[] line : executorLines) {
+                lines.add(line);
+                executors.add(line);
+            }
+        }
+
+        /** In the order they are written: app_start, conf, each live executor's executor_added. */
+        List<byte[]> lines() {
+            return lines;
+        }
+
+        /**
+         * True when {@code line}, taken from the queue, is the very instance this preamble sent (an
+         * agent re-adds a known executor harmlessly, but there is no need to send it twice). True
+         * once for an executor line.
+         */
+        boolean alreadySent(byte[] line) {
+            return line == appStart || line == conf || (!executors.isEmpty() && executors.remove(line));
+        }
+    }
+}
