@@ -32,6 +32,7 @@ from sparkprobe.analysis.policy import (
     with_prerequisites,
 )
 from sparkprobe.analysis.policy.policy import is_local_master, spark_line
+from sparkprobe.analysis.policy.simulator import MAX_SIMULATED_TASKS
 from sparkprobe.analysis.settings import AppSettings
 from sparkprobe.analysis.whatif import with_cost
 from sparkprobe.model import (
@@ -46,10 +47,12 @@ from sparkprobe.model import (
     PolicyRow,
 )
 
-__all__ = ["PolicyContext", "advise"]
+__all__ = ["GRID_UNITS", "PolicyContext", "advise", "recommended_row"]
 
 #: Idle share of allocated core-seconds above which an app counts as over-provisioned.
 _IDLE_SHARE = 0.30
+#: Task units the advisor's whole grid may replay (each candidate gets its share, at least 2,000).
+GRID_UNITS = 60_000
 _DA = "spark.dynamicAllocation."
 
 
@@ -69,13 +72,15 @@ class PolicyContext:
     wall_bound: float = DEFAULT_WALL_BOUND
     price_core_hour: float | None = None
 
-    def predict(self, conf: Mapping[str, str]) -> tuple[Policy, PolicyFigures] | None:
+    def predict(
+        self, conf: Mapping[str, str], max_units: int = MAX_SIMULATED_TASKS
+    ) -> tuple[Policy, PolicyFigures] | None:
         """The simulator's figures under ``conf`` laid over the app's; None when Spark would refuse it."""
         try:
             policy = policy_from_conf(self.recorded_conf, conf, spark_version=self.spark_version)
         except PolicyError:
             return None
-        return policy, with_cost(simulate(self.recording, policy), self.price_core_hour)
+        return policy, with_cost(simulate(self.recording, policy, max_units=max_units), self.price_core_hour)
 
     def saving_core_seconds(self, figures: PolicyFigures) -> float:
         """Allocated core-seconds saved against the replayed baseline."""
@@ -338,16 +343,28 @@ class _Rules:
         ctx = self.ctx
         if ctx is None:
             return None
+        confs = grid(ctx.recording, ctx.recorded_conf, ctx.spark_version)
+        # The grid is replayed coarser than one what-if (its work is bounded, GRID_UNITS), the
+        # baseline at the same resolution; the choice is then replayed in full.
+        units = max(2_000, GRID_UNITS // max(1, len(confs)))
+        recorded = ctx.recording.recorded_policy
+        assert recorded is not None
+        coarse_base = with_cost(simulate(ctx.recording, recorded, max_units=units), ctx.price_core_hour)
         candidates = []
-        for conf in grid(ctx.recording, ctx.recorded_conf, ctx.spark_version):
-            predicted = ctx.predict(conf)
+        for conf in confs:
+            predicted = ctx.predict(conf, max_units=units)
             if predicted is not None:
                 candidates.append((conf, predicted[0], predicted[1]))
-        best = choose(ctx.baseline, candidates, ctx.wall_bound)
+        best = choose(coarse_base, candidates, ctx.wall_bound)
         if best is None:
             return None
-        conf, _, figures = candidates[best]
+        conf = candidates[best][0]
+        full = ctx.predict(conf)
+        assert full is not None
+        figures = full[1]
         saving = ctx.saving_core_seconds(figures)
+        if choose(ctx.baseline, [(conf, full[0], figures)], ctx.wall_bound) is None:
+            return None  # the full replay no longer saves enough within the bound
         message = (
             f"the cheapest of {len(candidates)} policies within +{ctx.wall_bound:.0%} wall time: "
             + ", ".join(f"{k}={v}" for k, v in conf.items())

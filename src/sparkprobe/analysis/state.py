@@ -213,7 +213,7 @@ class AppState:
     def _on_executor_added(self, e: ExecutorAdded) -> None:
         self._tick(e.time)
         if self.executors.add(e):
-            self.policy.executor_added(e.time)
+            self.policy.executor_added(e.time, e.profile_id)
 
     def _on_executor_removed(self, e: ExecutorRemoved) -> None:
         self._tick(e.time)

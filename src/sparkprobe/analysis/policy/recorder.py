@@ -40,9 +40,8 @@ MAX_POLICY_STAGES = 20_000
 _MAX_OFFSETS = 256
 #: Requests waiting for an executor in the replay (older ones are dropped when over).
 _MAX_OUTSTANDING = 10_000
-#: A release later than this after its deadline is not a plain idle release (the floor or the
-#: target held it): not a sample of the release latency.
-_MAX_RELEASE_LATENCY_MS = 10_000
+#: A release later than this after its deadline is not a sample of the release latency.
+_MAX_RELEASE_LATENCY_MS = 600_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +115,7 @@ class Recording:
     initial_offsets_ms: tuple[int, ...]
     #: Mean time from a dynamic request to its executor's arrival (None: no sample).
     request_delay_ms: float | None
-    #: Mean time from an idle deadline's poll to the executor's removal (0 without samples).
+    #: Median time from an idle deadline's tick to the executor's removal (0 without samples).
     release_latency_ms: float
     #: Mean submission-to-first-launch delay when a core was free.
     launch_latency_ms: float
@@ -129,6 +128,9 @@ class Recording:
     executors_added: int
     #: Pending executor requests are cancelled when the target drops (YARN, Kubernetes; not standalone).
     cancels_pending: bool
+    #: The most executors the cluster granted, when the run shows it granted fewer than asked for
+    #: (static allocation with ``spark.executor.instances`` above what ever registered); else None.
+    capacity: int | None
     #: Why the run cannot be replayed ("" when it can).
     unavailable: str
 
@@ -136,6 +138,12 @@ class Recording:
 def app_limit(app: AppState) -> int:
     """Executors the recorder tracks per app (the analyzer's own cap)."""
     return app.limits.max_executors
+
+
+def _median(sketch: DurationSketch) -> float:
+    """The median of a sketch's durations (0 when empty)."""
+    values = sorted(sketch.frozen().durations())
+    return float(values[len(values) // 2]) if values else 0.0
 
 
 def _fresh_penalty(rows: list[StageRecord]) -> float:
@@ -200,7 +208,9 @@ class PolicyRecorder:
         self._rdds: dict[int, _RddStats] = {}
         self._min_task_ms: int | None = None
         self._launch_sum = self._launch_n = 0
-        self._release_sum = self._release_n = 0
+        # Release latencies (idle deadline's tick to ExecutorRemoved): their median is what the
+        # replay uses (a release the floor or the target held later is an outlier, not the norm).
+        self._release = DurationSketch()
         self._request_sum = self._request_n = 0
         self._initial_offsets: list[int] = []
         # Per executor: [tasks launched, launch time of the first task past its first wave]. The
@@ -208,6 +218,7 @@ class PolicyRecorder:
         self._waves: dict[str, list[int]] = {}
         self._peak = 0
         self._removed_any = False
+        self._profiles = False
         # The replay of the recorded target (dynamic runs only): built at the first stage.
         self._rule: TargetRule | None = None
         self._rule_failed = False
@@ -275,10 +286,12 @@ class PolicyRecorder:
         rule.update(now, self._pending(), running, executors)
 
     # ------------------------------------------------------------------ feeding
-    def executor_added(self, time: int) -> None:
-        """An executor registered (a new one)."""
+    def executor_added(self, time: int, profile_id: int = 0) -> None:
+        """An executor registered (a new one), of resource profile ``profile_id``."""
         app = self._app
         self._peak = max(self._peak, app.executors.active_count)
+        if profile_id != 0:
+            self._profiles = True
         dynamic = self._replay() is not None
         self._advance(time)
         if self._outstanding:
@@ -313,8 +326,7 @@ class PolicyRecorder:
             return
         latency = time - next_poll(app.start_ms, deadline)
         if 0 <= latency <= _MAX_RELEASE_LATENCY_MS:
-            self._release_sum += latency
-            self._release_n += 1
+            self._release.add(latency)
 
     def job_started(self, e: JobStart) -> None:
         """A job was submitted: remember which job each of its stages belongs to."""
@@ -494,6 +506,15 @@ class PolicyRecorder:
             unavailable = "local master: the driver runs the tasks, there are no executors to allocate"
         elif not app.executors.by_id:
             unavailable = "no executor was seen"
+        elif not app.conf:
+            unavailable = "the log has no Spark properties (EnvironmentUpdate): the recorded policy is unknown"
+        elif self._profiles:
+            unavailable = "executors of several resource profiles (stage-level scheduling) are not replayed"
+        policy = self._policy()
+        capacity = None
+        if policy is not None and not policy.dynamic and policy.instances is not None:
+            if policy.instances > max(self._peak, 1):
+                capacity = max(self._peak, 1)
         return Recording(
             start_ms=app.start_ms,
             end_ms=end,
@@ -503,15 +524,16 @@ class PolicyRecorder:
             rdds=rdds,
             executor_cores=self._mode_cores(),
             task_cpus=app.task_cpus,
-            recorded_policy=self._policy(),
+            recorded_policy=policy,
             initial_offsets_ms=tuple(sorted(self._initial_offsets)),
             request_delay_ms=self._request_sum / self._request_n if self._request_n else None,
-            release_latency_ms=self._release_sum / self._release_n if self._release_n else 0.0,
+            release_latency_ms=_median(self._release),
             launch_latency_ms=self._launch_sum / self._launch_n if self._launch_n else 0.0,
             min_task_ms=self._min_task_ms or 1,
             fresh_penalty_ms=_fresh_penalty(self.rows),
             peak_executors=max(self._peak, 1),
             executors_added=app.executors.added,
             cancels_pending=master.startswith(("yarn", "k8s")),
+            capacity=capacity,
             unavailable=unavailable,
         )

@@ -129,7 +129,7 @@ def _shuffled(values: list[int], seed: int) -> list[int]:
 class _Sim:
     """One simulation run (state and handlers); :func:`simulate` is its only entry."""
 
-    def __init__(self, rec: Recording, policy: Policy, trace: list[str] | None = None) -> None:
+    def __init__(self, rec: Recording, policy: Policy, trace: list[str] | None, max_units: int) -> None:
         self.trace = trace
         self.rec = rec
         self.policy = policy
@@ -137,7 +137,7 @@ class _Sim:
         self.cores = policy.executor_cores or rec.executor_cores
         self.slots = max(1, self.cores // max(1, rec.task_cpus))
         total_tasks = sum(r.tasks for r in rec.stages)
-        self.unit = max(1, math.ceil(total_tasks / MAX_SIMULATED_TASKS))
+        self.unit = max(1, math.ceil(total_tasks / max(1, max_units)))
         self.stages = [_Stage(i, r, self.unit) for i, r in enumerate(rec.stages)]
         self.children: dict[int, list[int]] = {}
         for i, r in enumerate(rec.stages):
@@ -155,6 +155,9 @@ class _Sim:
         self.heap: list[tuple[int, int, int, int, int]] = []
         self.seq = 0
         self.execs: dict[int, _Exec] = {}
+        self.n_registered = self.n_usable = self.n_pending = self.n_running = 0
+        #: Executors timed out but kept by the floor or the target, until something changes.
+        self.held: set[int] = set()
         self.next_eid = 0
         self.outstanding: list[int] = []  # sequence numbers of arrivals not yet arrived
         self.cancelled: set[int] = set()
@@ -168,7 +171,9 @@ class _Sim:
         self.rule = TargetRule(policy, self.slots) if policy.dynamic else None
         self.add_blocked = False
         self.poll_times: set[int] = set()
+        self.last_poll: int | None = None
         self.end: int | None = None
+        self.stages_ended = 0
         self.busy_ms = 0
         self.lost_blocks = 0
         self.recompute_ms = 0
@@ -205,14 +210,21 @@ class _Sim:
             _STAGE_END: self.on_stage_end, _UNPERSIST: self.on_unpersist, _SUBMIT: self.on_submit,
             _GATE: self.on_gate, _POLL: self.on_poll,
         }
+        ending = False
         while self.heap:
             time, kind, seq, a, b = heapq.heappop(self.heap)
             if kind == _END:
+                if self.stages_ended < len(self.stages):
+                    ending = True  # the driver ends the app once its stages have ended
+                    continue
                 self.end = time
                 break
             if self.trace is not None:
                 self.trace.append(f"{(time - self.start) / 1000:9.3f} {_NAMES[kind]} {a} {b}")
             handlers[kind](time, a, b, seq)
+            if ending and self.stages_ended == len(self.stages):
+                self.end = time
+                break
             self.schedule_poll(time)
         end = self.end if self.end is not None else rec.end_ms
         return self.figures(end)
@@ -220,8 +232,8 @@ class _Sim:
     # ------------------------------------------------------------------ executors asked for and arriving
     def initial_request(self) -> int:
         policy = self.policy
-        if policy.dynamic:
-            return policy.initial_executors
+        if self.rule is not None:
+            return self.rule.target
         if policy.instances is not None:
             return policy.instances
         return self.rec.peak_executors
@@ -238,15 +250,22 @@ class _Sim:
         return 1000
 
     def ask(self, now: int, count: int, initial: bool = False) -> None:
+        cap = self.rec.capacity
+        if cap is not None:
+            # The cluster granted no more than this in the run: requests beyond are never filled.
+            live = len([s for s in self.outstanding if s not in self.cancelled])
+            count = min(count, cap - self.registered() - live)
         for i in range(max(0, count)):
             seq = self.push(now + self.arrival_delay(i, initial), _ARRIVE)
             self.outstanding.append(seq)
 
     def registered(self) -> int:
-        return sum(1 for e in self.execs.values() if e.removed is None)
+        """Executors registered now (``executorCountWithResourceProfile``)."""
+        return self.n_registered
 
     def keeping(self) -> int:
-        return sum(1 for e in self.execs.values() if e.usable)
+        """Registered executors not being killed or decommissioned."""
+        return self.n_usable
 
     def reconcile(self, now: int) -> None:
         """Ask for or cancel executors so that those kept plus those coming meet the target."""
@@ -271,6 +290,8 @@ class _Sim:
         ex = _Exec(self.next_eid, self.cores, self.slots, now)
         self.next_eid += 1
         self.execs[ex.eid] = ex
+        self.n_registered += 1
+        self.n_usable += 1
         self.peak = max(self.peak, self.registered())
         self.refresh(ex)
         heapq.heappush(self.free, (ex.eid, ex.version))
@@ -297,10 +318,13 @@ class _Sim:
 
     def release_held(self) -> None:
         """Executors kept by the floor or the target get their deadline back: something changed."""
-        for ex in self.execs.values():
-            if ex.held:
-                ex.held = False
-                self.refresh(ex)
+        if not self.held:
+            return
+        held, self.held = self.held, set()
+        for eid in sorted(held):
+            ex = self.execs[eid]
+            ex.held = False
+            self.refresh(ex)
 
     def next_deadline(self) -> int | None:
         heap = self.deadlines
@@ -324,14 +348,17 @@ class _Sim:
         if not candidates:
             return
         at = next_poll(self.start, max(now, min(candidates)))
-        if at == now and at in self.poll_times:
-            at += POLL_MS
+        if self.last_poll is not None and at <= self.last_poll:
+            at = self.last_poll + POLL_MS  # one schedule() per tick
         if at not in self.poll_times:
             self.poll_times.add(at)
             self.push(at, _POLL)
 
     def on_poll(self, now: int, _a: int, _b: int, _seq: int) -> None:
         self.poll_times.discard(now)
+        if self.last_poll is not None and now <= self.last_poll:
+            return
+        self.last_poll = now
         rule = self.rule
         if rule is None:
             return
@@ -365,9 +392,11 @@ class _Sim:
                 continue
             if total - 1 < self.policy.min_executors or total - 1 < rule.target:
                 ex.held = True
+                self.held.add(ex.eid)
                 self.refresh(ex)
                 continue
             total -= 1
+            self.n_usable -= 1
             if self.policy.decommission:
                 ex.decommissioning = True
                 if self.policy.migrate_rdd_blocks:
@@ -393,7 +422,10 @@ class _Sim:
         ex = self.execs[eid]
         if ex.removed is not None:
             return
+        if ex.usable:
+            self.n_usable -= 1
         ex.removed = now
+        self.n_registered -= 1
         ex.version += 1
         for block in ex.blocks:
             holders = self.block_holders.get(block)
@@ -434,10 +466,12 @@ class _Sim:
 
     # ------------------------------------------------------------------ stages and tasks
     def pending_tasks(self) -> int:
-        return sum(s.tasks_pending for s in self.active)
+        """Tasks of submitted stages not launched yet."""
+        return self.n_pending
 
     def running_tasks(self) -> int:
-        return sum(s.tasks_running for s in self.stages if s.submitted)
+        """Tasks running now."""
+        return self.n_running
 
     def on_submit(self, now: int, index: int, _b: int, _seq: int) -> None:
         stage = self.stages[index]
@@ -449,12 +483,14 @@ class _Sim:
             self.active_jobs.add(row.job_id)
         if stage.pending:
             self.active.append(stage)
+            self.n_pending += stage.tasks_pending
             if self.rule is not None:
                 self.rule.stage_submitted(now)
                 self.add_blocked = False
             self.push(stage.gate, _GATE, index)
         else:
-            self.push(stage.gate + row.tail_ms, _STAGE_END, index)
+            # No task ran (skipped, or aborted with its job): its span was the scheduler's.
+            self.push(now + max(0, row.end_ms - row.submit_ms), _STAGE_END, index)
 
     def on_gate(self, now: int, _a: int, _b: int, _seq: int) -> None:
         self.dispatch(now)
@@ -479,11 +515,11 @@ class _Sim:
             self.active.remove(stage)
         stage.tasks_pending -= size
         stage.tasks_running += size
+        self.n_pending -= size
+        self.n_running += size
         stage.running += 1
         missing = self.missing_rdds(stage, first)
-        duration = self.draw(stage, size, missing)
-        if not ex.warm:
-            duration += round(self.rec.fresh_penalty_ms)
+        duration = self.draw(stage, size, missing, fresh=not ex.warm)
         ex.running += 1
         ex.idle_since = None
         self.refresh(ex)
@@ -508,9 +544,18 @@ class _Sim:
             return partition % rdd.partitions
         return partition
 
-    def draw(self, stage: _Stage, size: int, missing: tuple[int, ...]) -> int:
-        """The duration of ``size`` tasks of the stage, of the kind the cache state makes them."""
+    def draw(self, stage: _Stage, size: int, missing: tuple[int, ...], fresh: bool) -> int:
+        """The duration of ``size`` tasks of the stage, of the kind the cache state makes them.
+
+        On a fresh executor: the mean of the stage's fresh tasks of that kind when the run had
+        some, else a warm task plus the run's fresh-executor penalty.
+        """
         computing = bool(missing)
+        row = stage.row
+        if fresh:
+            n, total_ms = row.fresh_computed if computing else row.fresh_plain
+            if n:
+                return round(size * total_ms / n)
         pool = stage.computed_pool if computing else stage.plain_pool
         total = 0
         for _ in range(size):
@@ -518,6 +563,8 @@ class _Sim:
                 total += pool.pop()
             else:
                 total += self.synthesize(stage, computing, missing)
+        if fresh:
+            total += size * round(self.rec.fresh_penalty_ms)
         return max(0, total)
 
     def warm_mean(self, row: StageRecord, computing: bool) -> float | None:
@@ -550,6 +597,7 @@ class _Sim:
         stage.running -= 1
         stage.done += 1
         stage.tasks_running -= size
+        self.n_running -= size
         self.busy_ms += duration * self.rec.task_cpus
         row = stage.row
         if row.shuffle_map and row.job_id >= 0:
@@ -592,6 +640,7 @@ class _Sim:
             self.store(other, block)
 
     def on_stage_end(self, now: int, index: int, _b: int, _seq: int) -> None:
+        self.stages_ended += 1
         row = self.stages[index].row
         if row.job_id >= 0:
             left = self.job_left[row.job_id] = self.job_left.get(row.job_id, 1) - 1
@@ -636,12 +685,16 @@ def len_units(stage: _Stage) -> int:
     return -(-n // stage.unit) if n else 0
 
 
-def simulate(rec: Recording, policy: Policy, trace: list[str] | None = None) -> PolicyFigures:
+def simulate(
+    rec: Recording, policy: Policy, trace: list[str] | None = None, max_units: int = MAX_SIMULATED_TASKS
+) -> PolicyFigures:
     """The figures ``rec`` would have had under ``policy`` (see the module doc for the model).
 
     ``trace``, when given, receives one line per simulated event (for reading a replay).
+    ``max_units``: tasks scheduled one by one at most (beyond, in equal groups): the advisor's
+    grid uses a coarser replay than a single what-if.
     """
-    return _Sim(rec, policy, trace).run()
+    return _Sim(rec, policy, trace, max_units).run()
 
 
 def simulate_many(rec: Recording, policies: Iterable[Policy]) -> list[PolicyFigures]:
