@@ -24,7 +24,6 @@ from sparkprobe.events import (
     AppStart,
     Conf,
     ExecutorAdded,
-    ExecutorRemoved,
     RddInfo,
     StageCompleted,
     StageSubmitted,
@@ -45,9 +44,9 @@ def test_defaults_follow_spark_and_its_version() -> None:
     assert (p.min_executors, p.max_executors, p.initial_executors) == (0, 2**31 - 1, 0)
     assert (p.idle_timeout_ms, p.cached_idle_timeout_ms, p.shuffle_timeout_ms) == (60_000, INFINITE_MS, INFINITE_MS)
     assert (p.backlog_timeout_ms, p.sustained_backlog_timeout_ms, p.allocation_ratio) == (1000, 1000, 1.0)
-    with pytest.raises(PolicyError, match="shuffleTracking.enabled=true"):
+    with pytest.raises(PolicyError, match=r"shuffleTracking\.enabled=true"):
         policy_from_conf({DA + "enabled": "true"}, spark_version="3.3.0")  # default false before 3.4
-    with pytest.raises(PolicyError, match="spark.shuffle.service.enabled=true"):
+    with pytest.raises(PolicyError, match=r"spark\.shuffle\.service\.enabled=true"):
         policy_from_conf({DA + "enabled": "true", DA + "shuffleTracking.enabled": "true"}, spark_version="2.4.0")
     assert policy_from_conf({DA + "enabled": "true", "spark.shuffle.service.enabled": "true"}, spark_version="2.4.0")
 
@@ -279,3 +278,32 @@ def test_what_if_groups_on_the_command_line(tmp_path: Path, capsys: pytest.Captu
     with pytest.raises(SystemExit) as exited:
         main(["analyze", log, "--what-if", "spark.executor.memory=8g"])
     assert exited.value.code == 2 and "not a key the policy simulator replays" in capsys.readouterr().err
+
+
+def test_html_and_text_show_the_policy_table_beside_the_measured_run() -> None:
+    from html.parser import HTMLParser
+
+    from sparkprobe.outputs.html import render_html
+    from sparkprobe.outputs.report import format_text
+
+    (source,) = discover([EVENTLOGS / "recorded" / "spark-3.5.9-lz4"])
+    report = analyze_source(source, policies=[{DA + "maxExecutors": "1"}, {DA + "minExecutors": "9"}])
+
+    class Rows(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.rows: list[dict[str, str | None]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            found = dict(attrs)
+            if tag == "tr" and "data-policy" in found:
+                self.rows.append(found)
+
+    parser = Rows()
+    parser.feed(render_html([report]))
+    kinds = [r["data-policy"] for r in parser.rows]
+    assert kinds[:4] == ["measured", "baseline", "what-if", "refused"]
+    assert "maxExecutors (2)" in (parser.rows[3]["data-error"] or "")
+    assert sum(r.get("data-recommended") == "True" for r in parser.rows) == 1
+    text = format_text(report)
+    assert "recorded run, measured" in text and "maxExecutors=1" in text and "refused:" in text

@@ -236,7 +236,9 @@ def errors(result: dict[str, Any]) -> list[str]:
         p0_cost = result["p0"]["measured"]["allocated_core_seconds"]
         rerun_cost = result["policies"][advice]["measured"]["allocated_core_seconds"]
         if rerun_cost >= p0_cost:
-            problems.append(f"the advised policy ({advice}) cost {rerun_cost:.1f} core-s in its rerun, P0 {p0_cost:.1f}")
+            problems.append(
+                f"the advised policy ({advice}) cost {rerun_cost:.1f} core-s in its rerun, P0 {p0_cost:.1f}"
+            )
     return problems
 
 

@@ -28,18 +28,22 @@ StageKey = tuple[int, int]
 _STREAMING_SCOPES = frozenset({"MicroBatchScan", "ContinuousScan"})
 
 
-def _lineage_key(r: RddInfo) -> tuple[object, ...]:
+def _is_sql(r: RddInfo) -> bool:
+    """A DataFrame (SQL) RDD: named after its plan node, an upper-case scope (``WholeStageCodegen (1)``)."""
+    return bool(r.scope) and r.scope[0].isupper()
+
+
+def _lineage_key(r: RddInfo, by_id: bool) -> tuple[object, ...]:
     """What identifies the data one RDD of a stage computes, for uncached reuse.
 
-    A DataFrame (SQL) RDD is named after its plan node (an upper-case scope: ``WholeStageCodegen
-    (1)``, ``Scan parquet db.t``, ``Exchange``); every action makes new RDDs, so it is known by its
-    name, scope, callsite and partition count (two scans of different tables through the same code
-    rarely agree on all). An RDD-API RDD (a lower-case scope such as ``map``, ``textFile``,
-    ``parallelize``, or none for PySpark's ``PythonRDD``) is the same object when its data is
-    reused, so its id is part of the key: a new ``parallelize``/``textFile`` call is new data.
+    Every DataFrame action makes new RDDs, so the RDDs of a plan (``WholeStageCodegen (1)``,
+    ``Scan parquet db.t``, ``Exchange``, and the RDD-API tail of ``df.rdd``) are known by name,
+    scope, callsite and partition count: two scans of different tables through the same code rarely
+    agree on all. In a pure RDD-API lineage (lower-case scopes such as ``map``, ``textFile``,
+    ``parallelize``, or none for PySpark's ``PythonRDD``; ``by_id``) reused data is the same RDD
+    object, so its id is part of the key: a new ``parallelize``/``textFile`` call is new data.
     """
-    sql = bool(r.scope) and r.scope[0].isupper()
-    return (r.name, r.scope, r.callsite, r.partitions, None if sql else r.rdd_id)
+    return (r.name, r.scope, r.callsite, r.partitions, r.rdd_id if by_id else None)
 
 
 class StageLedger:
@@ -114,9 +118,12 @@ class StageLedger:
             or any(r.scope in _STREAMING_SCOPES for r in e.rdds)
         )
         where = self._callsite.get(e.stage_id) or e.name
+        # A stage with any DataFrame (SQL) RDD is a plan's: its RDD-API tail (``df.rdd.map(...)``)
+        # is made anew by every action too, so only a pure RDD-API lineage is known by its ids.
+        by_id = not any(_is_sql(r) for r in e.rdds)
         self._sig[key] = (
             None if skip or not e.rdds
-            else (where, *(_lineage_key(r) for r in sorted(e.rdds, key=lambda r: r.rdd_id)))
+            else (where, *(_lineage_key(r, by_id) for r in sorted(e.rdds, key=lambda r: r.rdd_id)))
         )
         return was_idle_app
 
