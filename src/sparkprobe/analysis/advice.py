@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sparkprobe.analysis.policy import (
     DEFAULT_WALL_BOUND,
@@ -28,11 +28,10 @@ from sparkprobe.analysis.policy import (
     choose,
     grid,
     policy_from_conf,
-    simulate,
     with_prerequisites,
 )
 from sparkprobe.analysis.policy.policy import is_local_master, spark_line
-from sparkprobe.analysis.policy.simulator import MAX_SIMULATED_TASKS
+from sparkprobe.analysis.policy.simulator import MAX_SIMULATED_TASKS, Memo, simulate_memo
 from sparkprobe.analysis.settings import AppSettings
 from sparkprobe.analysis.whatif import with_cost
 from sparkprobe.model import (
@@ -71,6 +70,8 @@ class PolicyContext:
     spark_version: str
     wall_bound: float = DEFAULT_WALL_BOUND
     price_core_hour: float | None = None
+    #: Replays already made for this state (reused, never changed).
+    memo: Memo | None = None
 
     def predict(
         self, conf: Mapping[str, str], max_units: int = MAX_SIMULATED_TASKS
@@ -80,7 +81,8 @@ class PolicyContext:
             policy = policy_from_conf(self.recorded_conf, conf, spark_version=self.spark_version)
         except PolicyError:
             return None
-        return policy, with_cost(simulate(self.recording, policy, max_units=max_units), self.price_core_hour)
+        figures = simulate_memo(self.memo, self.recording, policy, max_units)
+        return policy, with_cost(figures, self.price_core_hour)
 
     def saving_core_seconds(self, figures: PolicyFigures) -> float:
         """Allocated core-seconds saved against the replayed baseline."""
@@ -349,7 +351,8 @@ class _Rules:
         units = max(2_000, GRID_UNITS // max(1, len(confs)))
         recorded = ctx.recording.recorded_policy
         assert recorded is not None
-        coarse_base = with_cost(simulate(ctx.recording, recorded, max_units=units), ctx.price_core_hour)
+        coarse = simulate_memo(ctx.memo, ctx.recording, replace(recorded, conf={"<recorded>": "1"}), units)
+        coarse_base = with_cost(coarse, ctx.price_core_hour)
         candidates = []
         for conf in confs:
             predicted = ctx.predict(conf, max_units=units)

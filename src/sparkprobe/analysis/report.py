@@ -163,14 +163,17 @@ def build_report(
             peak_executors=state.policy.peak_executors,
         )
         recording = state.policy.recording(until)
+        # Replays depend on the events only (a running app's open end moves them by its last
+        # driver gap): a report between two events reuses them.
+        memo = state.policy.memo((state.events, state.end_ms))
         rows, unavailable = policy_whatif(
             recording, policies, measured, recorded_conf=state.conf, spark_version=state.spark_version,
-            price_core_hour=state.settings.price_core_hour,
+            price_core_hour=state.settings.price_core_hour, memo=memo,
         )
         if rows and rows[0].predicted is not None:
             context = PolicyContext(
                 recording, rows[0].predicted, dict(state.conf), state.spark_version, wall_bound,
-                state.settings.price_core_hour,
+                state.settings.price_core_hour, memo,
             )
     advice = (
         advise(cores, cache, records, ledger.added, state.dynamic_allocation, state.settings, timeline.idle,

@@ -11,10 +11,16 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
-from sparkprobe.analysis.policy import PolicyError, Recording, policy_from_conf, simulate
+from sparkprobe.analysis.policy import Policy, PolicyError, Recording, policy_from_conf
+from sparkprobe.analysis.policy.simulator import Memo, simulate_memo
 from sparkprobe.model import ExecutorReport, PolicyFigures, PolicyRow, WhatIf, WhatIfRow
 
 __all__ = ["policy_whatif", "what_if", "with_cost"]
+
+
+def _as_recorded(policy: Policy) -> Policy:
+    """The recorded policy, keyed apart from a what-if of the same keys in a memo."""
+    return replace(policy, conf={"<recorded>": "1"})
 
 
 def _periods(stages: Sequence[Sequence[int]]) -> list[list[int]]:
@@ -112,6 +118,7 @@ def policy_whatif(
     recorded_conf: Mapping[str, str],
     spark_version: str,
     price_core_hour: float | None = None,
+    memo: Memo | None = None,
 ) -> tuple[tuple[PolicyRow, ...], str]:
     """The policy what-if rows (the recorded run first) and, when there are none, why.
 
@@ -126,7 +133,7 @@ def policy_whatif(
         except PolicyError as exc:
             return (), f"the recorded settings cannot be replayed: {exc}"
         return (), "the recorded settings cannot be replayed"
-    baseline = with_cost(simulate(recording, recording.recorded_policy), price_core_hour)
+    baseline = with_cost(simulate_memo(memo, recording, _as_recorded(recording.recorded_policy)), price_core_hour)
     rows = [PolicyRow(
         conf=dict(recording.recorded_policy.conf),
         predicted=baseline,
@@ -139,5 +146,6 @@ def policy_whatif(
         except PolicyError as exc:
             rows.append(PolicyRow(conf=dict(group), predicted=None, error=str(exc)))
             continue
-        rows.append(PolicyRow(conf=dict(group), predicted=with_cost(simulate(recording, policy), price_core_hour)))
+        figures = simulate_memo(memo, recording, policy)
+        rows.append(PolicyRow(conf=dict(group), predicted=with_cost(figures, price_core_hour)))
     return tuple(rows), ""

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sparkprobe.analysis.policy.allocation import TargetRule, idle_deadline, next_poll
 from sparkprobe.analysis.policy.policy import Policy, PolicyError, policy_from_conf
@@ -223,6 +223,8 @@ class PolicyRecorder:
         self._rule: TargetRule | None = None
         self._rule_failed = False
         self._outstanding: deque[tuple[int, bool]] = deque()  # (request time, asked for at start)
+        self._memo_key: object = None
+        self._memo: dict[Any, Any] = {}
 
     # ------------------------------------------------------------------ the recorded policy
     def _policy(self) -> Policy | None:
@@ -473,6 +475,12 @@ class PolicyRecorder:
             stats.unpersist = (self._last_end_row, max(0, time - self._last_end_ms))
 
     # ------------------------------------------------------------------ reading
+    def memo(self, key: object) -> dict[Any, Any]:
+        """A memo of replays valid while ``key`` (the state's event count and end) stays the same."""
+        if self._memo_key != key:
+            self._memo_key, self._memo = key, {}
+        return self._memo
+
     @property
     def peak_executors(self) -> int:
         """The most executors alive at once so far."""

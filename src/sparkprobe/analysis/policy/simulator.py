@@ -33,14 +33,17 @@ from __future__ import annotations
 import heapq
 import math
 import random
-from collections.abc import Iterable
 
 from sparkprobe.analysis.policy.allocation import POLL_MS, TargetRule, idle_deadline, next_poll
 from sparkprobe.analysis.policy.policy import Policy
 from sparkprobe.analysis.policy.recorder import Recording, StageRecord
 from sparkprobe.model import PolicyFigures
 
-__all__ = ["MAX_SIMULATED_TASKS", "simulate"]
+__all__ = ["MAX_SIMULATED_TASKS", "Memo", "simulate", "simulate_memo"]
+
+#: Simulated figures by (the policy's what-if keys, resolution): one report's replays, reused by the
+#: next report of the same state (docs/advice.md: live, a report between two events replays nothing).
+Memo = dict[tuple[tuple[tuple[str, str], ...], int], PolicyFigures]
 
 #: Task slots' worth of work the simulator schedules one by one per run; beyond, tasks of a stage
 #: are dealt in groups of equal size (docs/advice.md gives the error this brings).
@@ -697,6 +700,14 @@ def simulate(
     return _Sim(rec, policy, trace, max_units).run()
 
 
-def simulate_many(rec: Recording, policies: Iterable[Policy]) -> list[PolicyFigures]:
-    """:func:`simulate` for each policy, in order."""
-    return [simulate(rec, p) for p in policies]
+def simulate_memo(
+    memo: Memo | None, rec: Recording, policy: Policy, max_units: int = MAX_SIMULATED_TASKS
+) -> PolicyFigures:
+    """:func:`simulate`, remembered in ``memo`` by the policy's keys (its ``conf``) and resolution."""
+    if memo is None:
+        return simulate(rec, policy, max_units=max_units)
+    key = (tuple(sorted(policy.conf.items())), max_units)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = simulate(rec, policy, max_units=max_units)
+    return found

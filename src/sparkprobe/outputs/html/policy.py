@@ -67,6 +67,6 @@ def policy_whatif(report: AppReport) -> str:
     notes = "".join(f'<p class="note">{esc(policy_label(r.conf))}: {esc(r.error)}</p>' for r in refused)
     return (
         f'<h3>Other allocation policies <small>(predicted)</small></h3><p class="hint">{esc(hint)}</p>'
-        + table(_COLUMNS, rows, cls="whatif policy-whatif", limit=None)
+        + table(_COLUMNS, rows, cls="policy-whatif", limit=None)
         + notes
     )
