@@ -307,3 +307,20 @@ def test_html_and_text_show_the_policy_table_beside_the_measured_run() -> None:
     assert sum(r.get("data-recommended") == "True" for r in parser.rows) == 1
     text = format_text(report)
     assert "recorded run, measured" in text and "maxExecutors=1" in text and "refused:" in text
+
+
+def test_headline_reports_never_replay_and_full_ones_reuse_their_replays() -> None:
+    (source,) = discover([EVENTLOGS / "recorded" / "spark-4.0.1-plain"])
+    state = AppState()
+    from sparkprobe.sources.eventlog import LogReader
+
+    for event in LogReader(source).events():
+        state.apply(event)
+    headline = build_report(state, detail=False)
+    assert headline.policy_whatif == () and headline.advice == ()
+    assert state.policy.replays_remembered == 0  # a scrape made no replay
+    first = build_report(state)
+    made = state.policy.replays_remembered
+    assert made > 10 and first.policy_whatif  # the baseline, the advice's and the grid's
+    second = build_report(state)  # the same state: every replay comes from the memo
+    assert second.to_json() == first.to_json() and state.policy.replays_remembered == made

@@ -482,6 +482,11 @@ class PolicyRecorder:
         return self._memo
 
     @property
+    def replays_remembered(self) -> int:
+        """How many replays the memo holds (0 until a full report asked for one)."""
+        return len(self._memo)
+
+    @property
     def peak_executors(self) -> int:
         """The most executors alive at once so far."""
         return self._peak
