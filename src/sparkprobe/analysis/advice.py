@@ -190,8 +190,8 @@ class _Rules:
                 return None
             _, figures = predicted
             saving = ctx.saving_core_seconds(figures)
-            if saving < 1.0:
-                return None
+            if saving < 1.0 or ctx.wall_change(figures) > ctx.wall_bound:
+                return None  # no saving, or one bought with a slower job than the bound allows
             return Advice(kind, conf, f"{message}; {_predicted_text(ctx, figures)}", evidence,
                           _core_hours(saving), conf=conf, predicted=figures)
         if fallback_saving_core_s is None or fallback_saving_core_s < 1.0:
@@ -221,8 +221,8 @@ class _Rules:
         cores, by_cause = self.cores, self.cores.idle_by_cause
         allocated = cores.allocated_core_seconds
         share = max(0.0, cores.idle_core_seconds) / allocated
-        if self.dynamic or share < _IDLE_SHARE:
-            return None
+        if self.dynamic or share < _IDLE_SHARE or not self.conf:
+            return None  # dynamic already, busy enough, or its settings unknown (static is not shown)
         idle_timeout = self.settings.executor_idle_timeout_s
         releasable = sum(
             max(0.0, seconds - idle_timeout) * self.exec_cores.get(exec_id, 1)
