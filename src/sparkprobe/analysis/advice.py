@@ -72,6 +72,9 @@ class PolicyContext:
     price_core_hour: float | None = None
     #: Replays already made for this state (reused, never changed).
     memo: Memo | None = None
+    #: Evaluate the advisor's grid (a finished app, or an event log); a running live app gets the
+    #: rules' own replays only, so a report asked for mid-run stays cheap.
+    grid: bool = True
 
     def predict(
         self, conf: Mapping[str, str], max_units: int = MAX_SIMULATED_TASKS
@@ -343,7 +346,7 @@ class _Rules:
     def allocation_policy(self) -> Advice | None:
         """The cheapest policy of the grid within the wall bound (docs/advice.md, "The advisor's grid")."""
         ctx = self.ctx
-        if ctx is None:
+        if ctx is None or not ctx.grid:
             return None
         confs = grid(ctx.recording, ctx.recorded_conf, ctx.spark_version)
         # The grid is replayed coarser than one what-if (its work is bounded, GRID_UNITS), the

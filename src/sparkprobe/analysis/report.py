@@ -173,7 +173,7 @@ def build_report(
         if rows and rows[0].predicted is not None:
             context = PolicyContext(
                 recording, rows[0].predicted, dict(state.conf), state.spark_version, wall_bound,
-                state.settings.price_core_hour, memo,
+                state.settings.price_core_hour, memo, grid=state.end_ms is not None or source is not None,
             )
     advice = (
         advise(cores, cache, records, ledger.added, state.dynamic_allocation, state.settings, timeline.idle,
