@@ -119,7 +119,7 @@ class Recording:
     release_latency_ms: float
     #: Mean submission-to-first-launch delay when a core was free.
     launch_latency_ms: float
-    #: The shortest task of the run (a cached read costs at least this).
+    #: The shortest successful task on a warm executor (a cached read costs at least this).
     min_task_ms: int
     #: Mean extra time of a task on a fresh executor over the same stage's tasks of its kind on warm ones.
     fresh_penalty_ms: float
@@ -401,22 +401,24 @@ class PolicyRecorder:
         span = max(0, e.finish - e.launch)
         if active.last_finish is None or e.finish > active.last_finish:
             active.last_finish = e.finish
-        if status is TaskStatus.SUCCESS:
-            self._min_task_ms = span if self._min_task_ms is None else min(self._min_task_ms, span)
-            if e.shuffle_write_bytes > 0:
-                active.shuffle_map = True
-            for rdd_id in active.persisted:
-                stats = self._rdds.get(rdd_id)
-                if stats is None:
-                    continue
-                if rdd_id in computed:
-                    stats.compute_ms += span
-                    stats.compute_n += 1
-                else:
-                    stats.read_ms += span
-                    stats.read_n += 1
         wave = self._waves.get(e.exec_id)
         fresh = wave is not None and (wave[1] < 0 or e.launch < wave[1])
+        if status is TaskStatus.SUCCESS:
+            if e.shuffle_write_bytes > 0:
+                active.shuffle_map = True
+            if not fresh:
+                # What a partition costs is measured on warm executors (a fresh one adds its own penalty).
+                self._min_task_ms = span if self._min_task_ms is None else min(self._min_task_ms, span)
+                for rdd_id in active.persisted:
+                    stats = self._rdds.get(rdd_id)
+                    if stats is None:
+                        continue
+                    if rdd_id in computed:
+                        stats.compute_ms += span
+                        stats.compute_n += 1
+                    else:
+                        stats.read_ms += span
+                        stats.read_n += 1
         if fresh:
             acc = active.fresh[0 if computed else 1]
             acc[0] += 1
