@@ -145,16 +145,23 @@ def measured(rec: Any) -> dict[str, float]:
 
 
 def warm_up() -> None:
-    """Start the py4j gateway JVM and run one tiny job, so that P0 pays no more driver start-up than the reruns."""
+    """Start the driver JVM (with the listener's jar) and run one tiny job there.
+
+    P0 then pays no more driver start-up than the reruns, which reuse the py4j gateway's JVM.
+    """
     from pyspark import SparkContext
     from pyspark.sql import SparkSession
 
-    spark = SparkSession.builder.master("local[1]").appName("policy-warm-up").config("spark.ui.enabled", "false")\
-        .getOrCreate()
+    import sparkprobe
+
+    builder = SparkSession.builder.master("local[1]").appName("policy-warm-up").config("spark.ui.enabled", "false")
+    probe = sparkprobe.configure(builder, metrics=None)  # the gateway JVM must start with the jar
+    spark = builder.getOrCreate()
     try:
         spark.range(1000).selectExpr("sha2(cast(id as string), 256)").write.format("noop").mode("overwrite").save()
     finally:
         spark.stop()
+        probe.close()
         SparkContext._active_spark_context = None
         SparkSession._instantiatedSession = None
         SparkSession._activeSession = None
