@@ -60,7 +60,7 @@ JOBS: dict[str, dict[str, Any]] = {
         "p0": {_DA + "initialExecutors": "2", _DA + "cachedExecutorIdleTimeout": "2s"},
         "policies": {
             "keep cache (cachedExecutorIdleTimeout=60s)": {_DA + "cachedExecutorIdleTimeout": "60s"},
-            "static, 2 executors": {_DA + "enabled": "false", "spark.executor.instances": "2"},
+            "static (the cluster's 2 executors)": {_DA + "enabled": "false"},
             "maxExecutors=1": {_DA + "maxExecutors": "1", _DA + "initialExecutors": "1"},
         },
     },
@@ -68,14 +68,14 @@ JOBS: dict[str, dict[str, Any]] = {
         "p0": {_DA + "initialExecutors": "0"},
         "policies": {
             "keep executors (executorIdleTimeout=30s)": {_DA + "executorIdleTimeout": "30s"},
-            "static, 2 executors": {_DA + "enabled": "false", "spark.executor.instances": "2"},
+            "static (the cluster's 2 executors)": {_DA + "enabled": "false"},
             "maxExecutors=1": {_DA + "maxExecutors": "1"},
         },
     },
 }
 
 #: Rows per partition of the CPU work (a SHA-256 per row, in the JVM: no Python worker).
-ROWS = 600_000
+ROWS = 300_000
 #: The idle gap of the cache job (past cachedExecutorIdleTimeout=2s and the release, which takes
 #: seconds on a loaded machine) and the bursty job's gaps (past executorIdleTimeout=2s).
 CACHE_GAP_S = 9.0

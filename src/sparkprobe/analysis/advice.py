@@ -336,9 +336,12 @@ class _Rules:
             f"median lifetime {median_life:,.1f}s: short bursts pay executor start-up each time; "
             f"static allocation fits better"
         )
+        static = {_DA + "enabled": "false"}
+        if not _standalone(self.settings.master):  # the key does not apply to a standalone master
+            static["spark.executor.instances"] = str(self.max_alive)
         return self._simulated(
             AdviceKind.KEEP_STATIC_FOR_BURSTS,
-            {_DA + "enabled": "false", "spark.executor.instances": str(self.max_alive)},
+            static,
             message, {"executors_added": self.executors_added, "max_alive": self.max_alive},
             None,
         )
@@ -384,6 +387,10 @@ class _Rules:
         }
         return Advice(AdviceKind.ALLOCATION_POLICY, dict(conf), message, evidence, _core_hours(saving),
                       conf=dict(conf), predicted=figures)
+
+
+def _standalone(master: str) -> bool:
+    return master.strip().startswith(("spark://", "local-cluster"))
 
 
 def _mode(values: Iterable[int]) -> int:

@@ -4,7 +4,8 @@ The grid (docs/advice.md, "The advisor's grid") is built from the run itself: it
 alive at once ``E``, its recorded settings, and its driver gaps (the delays between a stage's end
 and the next stage's submission, which dynamic allocation must outlast to keep executors):
 
-- static allocation with ``spark.executor.instances`` = 1, 2, 4, ... up to ``2E``, and ``E``;
+- static allocation with ``spark.executor.instances`` = 1, 2, 4, ... up to ``2E``, and ``E`` (on a
+  standalone master, where the key does not apply, static allocation itself);
 - dynamic allocation with ``maxExecutors`` in {``E``, ``ceil(E/2)``}, ``minExecutors`` in {0, the
   recorded floor}, ``executorIdleTimeout`` in {recorded, 60 s, just over the run's long gaps},
   and when the run caches: ``cachedExecutorIdleTimeout`` in {recorded, infinity, just over the
@@ -73,9 +74,13 @@ def grid(rec: Recording, recorded: Mapping[str, str], spark_version: str) -> lis
     base = rec.recorded_policy
     peak = max(1, rec.peak_executors)
     out: list[dict[str, str]] = []
-    sizes = sorted({n for n in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if n <= 2 * peak} | {peak})
-    for n in sizes:
-        out.append({_DA + "enabled": "false", "spark.executor.instances": str(n)})
+    if rec.standalone:
+        # spark.executor.instances does not apply to a standalone master: one static candidate.
+        out.append({_DA + "enabled": "false"})
+    else:
+        sizes = sorted({n for n in (1, 2, 4, 8, 16, 32, 64, 128, 256, 512) if n <= 2 * peak} | {peak})
+        for n in sizes:
+            out.append({_DA + "enabled": "false", "spark.executor.instances": str(n)})
     cover = _gap_cover_ms(rec)
     caches = bool(rec.rdds)
     line = spark_line(spark_version)

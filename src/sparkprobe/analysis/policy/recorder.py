@@ -128,6 +128,9 @@ class Recording:
     executors_added: int
     #: Pending executor requests are cancelled when the target drops (YARN, Kubernetes; not standalone).
     cancels_pending: bool
+    #: A standalone master (``spark://``, ``local-cluster``): static allocation there gets what the
+    #: cluster gives (``spark.cores.max``), ``spark.executor.instances`` does not apply.
+    standalone: bool
     #: The most executors the cluster granted, when the run shows it granted fewer than asked for
     #: (static allocation with ``spark.executor.instances`` above what ever registered); else None.
     capacity: int | None
@@ -527,7 +530,8 @@ class PolicyRecorder:
             unavailable = "executors of several resource profiles (stage-level scheduling) are not replayed"
         policy = self._policy()
         capacity = None
-        if policy is not None and not policy.dynamic and policy.instances is not None:
+        standalone = master.startswith(("spark://", "local-cluster"))
+        if policy is not None and not policy.dynamic and policy.instances is not None and not standalone:
             if policy.instances > max(self._peak, 1):
                 capacity = max(self._peak, 1)
         return Recording(
@@ -549,6 +553,7 @@ class PolicyRecorder:
             peak_executors=max(self._peak, 1),
             executors_added=app.executors.added,
             cancels_pending=master.startswith(("yarn", "k8s")),
+            standalone=master.startswith(("spark://", "local-cluster")),
             capacity=capacity,
             unavailable=unavailable,
         )

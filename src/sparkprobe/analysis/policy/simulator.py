@@ -22,8 +22,8 @@ The model (docs/advice.md, "The policy simulator"):
   not leaving (``spark.storage.decommission.rddBlocks.enabled``), or are lost when there is none.
   Shuffle output keeps an executor while the job that wrote it runs, then the shuffle tracking
   timeout applies (Spark's ContextCleaner may clean a shuffle earlier; that is not in the events).
-- Static allocation asks for ``spark.executor.instances`` (else as many as the run had at most)
-  at start and never gives them back.
+- Static allocation asks for ``spark.executor.instances`` (else, and always on a standalone
+  master, as many as the run had at most) at start and never gives them back.
 
 Pure and deterministic: the same recording and policy always give the same figures.
 """
@@ -237,8 +237,10 @@ class _Sim:
         policy = self.policy
         if self.rule is not None:
             return self.rule.target
-        if policy.instances is not None:
+        if policy.instances is not None and not self.rec.standalone:
             return policy.instances
+        # A standalone Master is given no executor count (StandaloneSchedulerBackend): it starts
+        # executors while cores are free, as many as the run had at most.
         return self.rec.peak_executors
 
     def arrival_delay(self, index: int, initial: bool) -> int:
