@@ -80,6 +80,35 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     return run_submit(args)
 
 
+class _WhatIf(argparse.Action):
+    """``--what-if KEY=VALUE``: one Spark key of the current what-if group (docs/advice.md)."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        from sparkprobe.analysis.policy import POLICY_KEYS
+
+        key, sep, value = str(values).partition("=")
+        key = key.strip()
+        if not sep or not value.strip():
+            parser.error(f"--what-if {values}: expected KEY=VALUE, e.g. spark.dynamicAllocation.maxExecutors=4")
+        if key not in POLICY_KEYS:
+            parser.error(f"--what-if {key}: not a key the policy simulator replays; one of: {', '.join(POLICY_KEYS)}")
+        groups = list(getattr(namespace, "policies", None) or [{}])
+        groups[-1] = {**groups[-1], key: value.strip()}
+        namespace.policies = groups
+
+
+class _WhatIfNext(argparse.Action):
+    """``--what-if-next``: the following ``--what-if`` keys form another policy."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: object,
+                 option_string: str | None = None) -> None:
+        groups = list(getattr(namespace, "policies", None) or [{}])
+        if groups[-1]:
+            groups.append({})
+        namespace.policies = groups
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (public for docs and tests)."""
     parser = argparse.ArgumentParser(
@@ -137,7 +166,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="event-log files, eventlog_v2_* directories, or directories of logs")
     p.add_argument("--format", choices=("text", "json", "html"), default="text")
     p.add_argument("-o", "--output", default="-", help="write the report here (default stdout)")
-    p.set_defaults(func=_cmd_analyze)
+    p.add_argument(
+        "--what-if", action=_WhatIf, metavar="KEY=VALUE",
+        help="replay the run under this Spark allocation setting (repeat for several keys of one policy)",
+    )
+    p.add_argument(
+        "--what-if-next", action=_WhatIfNext, nargs=0,
+        help="start another what-if policy: the --what-if keys after it form a policy of their own",
+    )
+    p.add_argument(
+        "--wall-bound", type=float, default=10.0, metavar="PCT",
+        help="the advisor recommends the cheapest policy predicted at most PCT %% slower than the run (10)",
+    )
+    p.set_defaults(func=_cmd_analyze, policies=None)
 
     p = sub.add_parser("demo", help="run a real local-cluster Spark job under dynamic allocation, profiled live")
     p.add_argument("--metrics", default="127.0.0.1:0", help="serve /metrics here while it runs (default: a free port)")

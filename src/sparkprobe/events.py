@@ -264,7 +264,8 @@ class JobStart:
     the PySpark bridge set one, else empty. ``tags`` are the job's ``spark.job.tags`` (user tags
     of ``SparkContext.addJobTag`` / ``SparkSession.addTag``, and Spark Connect's
     ``SparkConnect_OperationTag_User_<u>_Session_<s>_Operation_<o>``), ``job_group`` its
-    ``spark.jobGroup.id`` and ``pool`` its ``spark.scheduler.pool``: no other job property is read.
+    ``spark.jobGroup.id`` and ``pool`` its ``spark.scheduler.pool``, ``streaming`` whether it is a
+    streaming micro-batch: no other job property is read.
     """
 
     job_id: int
@@ -274,6 +275,9 @@ class JobStart:
     tags: tuple[str, ...] = ()
     job_group: str = ""
     pool: str = ""
+    #: The streaming query the job runs a micro-batch of: ``sql.streaming.queryId`` (Structured
+    #: Streaming), ``dstream`` for a DStream batch (``spark.streaming.internal.batchTime``); else empty.
+    streaming: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -356,6 +360,10 @@ class TaskEnd:
     input_bytes: int = 0
     output_bytes: int = 0
     peak_memory: int = 0
+    #: ``Task Metrics."Updated Blocks"`` of an event log (Spark 1.x, or later with
+    #: ``spark.taskMetrics.trackUpdatedBlockStatuses``): the RDD blocks the task stored or dropped, as
+    #: block updates on its executor. Never sent live (the listener gets the block updates themselves).
+    updated_blocks: tuple[BlockUpdated, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

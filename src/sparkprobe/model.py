@@ -34,6 +34,8 @@ __all__ = [
     "ListenerFigures",
     "Loss",
     "LostRdd",
+    "PolicyFigures",
+    "PolicyRow",
     "RddReport",
     "RemovalCause",
     "SourceInfo",
@@ -99,6 +101,8 @@ class AdviceKind(str, Enum):
     LOWER_MIN_EXECUTORS = "lower_min_executors"
     SHUFFLE_TRACKING_TIMEOUT = "shuffle_tracking_timeout"
     KEEP_STATIC_FOR_BURSTS = "keep_static_for_bursts"
+    #: The cheapest policy of the advisor's grid within the wall-time bound (docs/advice.md).
+    ALLOCATION_POLICY = "allocation_policy"
 
 
 class IncompleteReason(str, Enum):
@@ -274,14 +278,84 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class PolicyFigures:
+    """What a run costs under one allocation policy: measured, or predicted by the policy simulator."""
+
+    wall_seconds: float
+    allocated_core_seconds: float
+    busy_core_seconds: float
+    idle_core_seconds: float
+    cache_lost_blocks: int
+    recompute_seconds: float
+    executors_added: int = 0
+    peak_executors: int = 0
+    #: Allocated core-hours times ``spark.sparkprobe.price.coreHour``; None without a price.
+    cost: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The figures as in ``policy_whatif[].predicted`` / ``measured`` and ``advice[].predicted``."""
+        out: dict[str, Any] = {
+            "wall_seconds": self.wall_seconds,
+            "allocated_core_seconds": self.allocated_core_seconds,
+            "busy_core_seconds": self.busy_core_seconds,
+            "idle_core_seconds": self.idle_core_seconds,
+            "cache_lost_blocks": self.cache_lost_blocks,
+            "recompute_seconds": self.recompute_seconds,
+            "executors_added": self.executors_added,
+            "peak_executors": self.peak_executors,
+        }
+        if self.cost is not None:
+            out["cost"] = self.cost
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyRow:
+    """One policy of the what-if (docs/advice.md): its Spark keys and what the simulator predicts.
+
+    The first row of a report's ``policy_whatif`` is the recorded run (``baseline``): its
+    ``measured`` figures, and the simulator's replay of its own policy (the model's check).
+    """
+
+    conf: Mapping[str, str]
+    predicted: PolicyFigures | None
+    baseline: bool = False
+    measured: PolicyFigures | None = None
+    #: The advisor's choice among its grid (on the baseline row when no candidate beats it).
+    recommended: bool = False
+    #: Why this policy could not be predicted (Spark would refuse it, or the run cannot be replayed).
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as in the report's ``policy_whatif``."""
+        out: dict[str, Any] = {
+            "conf": dict(self.conf),
+            "predicted": self.predicted.to_json() if self.predicted is not None else None,
+            "baseline": self.baseline,
+            "recommended": self.recommended,
+        }
+        if self.measured is not None:
+            out["measured"] = self.measured.to_json()
+        if self.error:
+            out["error"] = self.error
+        return out
+
+
+@dataclass(frozen=True, slots=True)
 class Advice:
-    """A recommendation in Spark's own configuration keys, with its evidence and estimated saving."""
+    """A recommendation in Spark's own configuration keys, with its evidence and estimated saving.
+
+    ``conf`` is the complete policy to run with (its prerequisites included) and ``predicted`` what
+    the policy simulator predicts under it, when the advice is an allocation policy it could replay.
+    """
 
     kind: AdviceKind
     settings: Mapping[str, str]
     message: str
     evidence: Mapping[str, float]
     saving_core_hours: float
+    conf: Mapping[str, str] = field(default_factory=dict)
+    predicted: PolicyFigures | None = None
 
     def to_json(self) -> dict[str, Any]:
         """The advice as in the report's ``advice``."""
@@ -291,6 +365,8 @@ class Advice:
             "message": self.message,
             "evidence": dict(self.evidence),
             "saving_core_hours": self.saving_core_hours,
+            "conf": dict(self.conf),
+            "predicted": self.predicted.to_json() if self.predicted is not None else None,
         }
 
 
@@ -486,6 +562,10 @@ class AppReport:
     transport: Transport | None = None
     #: Event logs only.
     source: SourceInfo | None = None
+    #: The policy what-if (docs/advice.md): the recorded run first, then the asked-for policies.
+    policy_whatif: tuple[PolicyRow, ...] = ()
+    #: Why there is no policy what-if ("" when there is one, or when the report has no detail).
+    policy_whatif_unavailable: str = ""
 
     @property
     def running(self) -> bool:
@@ -547,6 +627,8 @@ class AppReport:
             "findings_by_kind": _enum_map(self.findings_by_kind),
             "advice": [a.to_json() for a in self.advice],
             "what_if": self.what_if.to_json() if self.what_if is not None else {},
+            "policy_whatif": [row.to_json() for row in self.policy_whatif],
+            "policy_whatif_unavailable": self.policy_whatif_unavailable,
             "bad_lines": self.bad_lines,
             "incomplete": self.incomplete,
             "incomplete_reasons": [r.value for r in self.incomplete_reasons],

@@ -7,9 +7,10 @@ import contextlib
 import functools
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import TextIO
 
+from sparkprobe.analysis.policy import DEFAULT_WALL_BOUND
 from sparkprobe.analysis.report import build_report
 from sparkprobe.analysis.state import AppState, Limits
 from sparkprobe.model import AppReport, SourceInfo
@@ -44,9 +45,17 @@ class _Progress:
 
 
 def analyze_source(
-    source: LogSource, limits: Limits | None = None, progress: Callable[[int], None] | None = None
+    source: LogSource,
+    limits: Limits | None = None,
+    progress: Callable[[int], None] | None = None,
+    *,
+    policies: Sequence[Mapping[str, str]] = (),
+    wall_bound: float = DEFAULT_WALL_BOUND,
 ) -> AppReport:
-    """Read one application's log and return its report (``progress`` is told the events read)."""
+    """Read one application's log and return its report (``progress`` is told the events read).
+
+    ``policies`` and ``wall_bound``: the policy what-ifs and the advisor's bound (docs/advice.md).
+    """
     reader = LogReader(source)
     state = AppState(limits=limits)
     apply = state.apply
@@ -69,7 +78,7 @@ def analyze_source(
         bad_lines=stats.bad_lines,
         bad_line_samples=tuple(stats.bad_samples),
     )
-    return build_report(state, now_ms=None, source=info)
+    return build_report(state, now_ms=None, source=info, policies=policies, wall_bound=wall_bound)
 
 
 def run_analyze(args: argparse.Namespace) -> int:
@@ -83,12 +92,17 @@ def run_analyze(args: argparse.Namespace) -> int:
         print(f"sparkprobe analyze: no Spark event log found in {' '.join(args.paths)}", file=sys.stderr)
         return 2
     progress = _Progress(sys.stderr, len(sources))
+    policies = [g for g in (getattr(args, "policies", None) or []) if g]
+    wall_bound = max(0.0, float(getattr(args, "wall_bound", DEFAULT_WALL_BOUND * 100))) / 100
     apps: list[AppReport] = []
     failed = 0
     for i, source in enumerate(sources, 1):
         progress.update(i, source.name, 0, force=True)
         try:
-            apps.append(analyze_source(source, progress=functools.partial(progress.update, i, source.name)))
+            apps.append(analyze_source(
+                source, progress=functools.partial(progress.update, i, source.name),
+                policies=policies, wall_bound=wall_bound,
+            ))
         except UnsupportedCodec as exc:
             failed += 1
             print(f"sparkprobe analyze: {source.name}: {exc}", file=sys.stderr)

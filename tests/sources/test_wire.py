@@ -62,7 +62,8 @@ def test_every_kind_round_trips_from_its_own_fields() -> None:
     import dataclasses
 
     samples = {"int": 1, "str": "x", "bool": True, "tuple[int, ...]": [1], "tuple[str, ...]": ["t"],
-               "dict[str, str]": {"a": "b"}, "dict[str, int]": {"JVMHeapMemory": 1}, "tuple[RddInfo, ...]": []}
+               "dict[str, str]": {"a": "b"}, "dict[str, int]": {"JVMHeapMemory": 1}, "tuple[RddInfo, ...]": [],
+               "tuple[BlockUpdated, ...]": []}
     for kind, cls in EVENT_TYPES.items():
         line = {"k": kind, **{f.name: samples[str(f.type)] for f in dataclasses.fields(cls)}}
         event = decode_line(json.dumps(line))

@@ -112,10 +112,12 @@ class ExecutorLedger:
         if app.dynamic_allocation:
             if ex.cached_blocks > 0:
                 return IdleCause.CACHE_HELD
-            if ex.wrote_shuffle and app.shuffle_tracking:
-                return IdleCause.SHUFFLE_HELD
+            # The floor keeps an executor whatever shuffle data it holds: a shorter shuffle
+            # tracking timeout would not release it, so the floor is the cause.
             if self.active_count <= app.min_executors:
                 return IdleCause.MIN_EXECUTORS
+            if ex.wrote_shuffle and app.shuffle_tracking:
+                return IdleCause.SHUFFLE_HELD
         if not app.stages.active:
             return IdleCause.DRIVER_BUSY
         return IdleCause.UNNEEDED

@@ -8,9 +8,13 @@ read).
 
 from __future__ import annotations
 
-from sparkprobe.analysis.advice import advise
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
+
+from sparkprobe.analysis.advice import PolicyContext, advise, recommended_row
+from sparkprobe.analysis.policy import DEFAULT_WALL_BOUND
 from sparkprobe.analysis.state import AppState
-from sparkprobe.analysis.whatif import what_if
+from sparkprobe.analysis.whatif import policy_whatif, what_if
 from sparkprobe.model import (
     AppReport,
     CacheFigures,
@@ -19,6 +23,8 @@ from sparkprobe.model import (
     IdleCause,
     IncompleteReason,
     ListenerFigures,
+    PolicyFigures,
+    PolicyRow,
     SourceInfo,
     TaskFigures,
     TaskStatus,
@@ -35,12 +41,16 @@ def build_report(
     detail: bool = True,
     transport: Transport | None = None,
     source: SourceInfo | None = None,
+    policies: Sequence[Mapping[str, str]] = (),
+    wall_bound: float = DEFAULT_WALL_BOUND,
 ) -> AppReport:
     """All figures of one app, measured to its end, else to ``now_ms``, else to its last event.
 
-    ``detail=False`` builds the headline only (no per-executor records, timeline, what-if or
+    ``detail=False`` builds the headline only (no per-executor records, timeline, what-ifs or
     advice): what a Prometheus scrape or a Pushgateway push needs, at a fraction of the cost.
     ``transport`` (live) and ``source`` (offline) add what the agent or the reader knows.
+    ``policies`` are what-if groups of Spark keys for the policy simulator (docs/advice.md), and
+    ``wall_bound`` how much slower than the recorded run the advisor's choice may be predicted.
     """
     until = state.now_or_end(now_ms)
     ledger = state.executors
@@ -101,7 +111,7 @@ def build_report(
             disk_bytes=storage.disk_bytes,
             blocks=storage.blocks,
             lost_blocks=storage.est_lost_blocks,
-            lost_bytes=0,
+            lost_bytes=storage.est_lost_bytes,
             lost_by_cause={c: (v[0], v[1]) for c, v in sorted(storage.est_lost_by_cause.items())},
             replicas_lost=storage.replicas_lost,
             migrated_blocks=storage.migrated_blocks,
@@ -138,11 +148,41 @@ def build_report(
     stages = state.stages
     records = tuple(executors)
     timeline = state.timeline.to_report() if detail else None
+    rows: tuple[PolicyRow, ...] = ()
+    unavailable = ""
+    context: PolicyContext | None = None
+    if detail:
+        measured = PolicyFigures(
+            wall_seconds=round(max(0, until - state.start_ms) / 1000, 3),
+            allocated_core_seconds=round(cores.allocated_core_seconds, 3),
+            busy_core_seconds=round(cores.busy_core_seconds, 3),
+            idle_core_seconds=round(cores.idle_core_seconds, 3),
+            cache_lost_blocks=cache.lost_blocks,
+            recompute_seconds=round(cache.recompute_seconds, 3),
+            executors_added=ledger.added,
+            peak_executors=state.policy.peak_executors,
+        )
+        recording = state.policy.recording(until)
+        # Replays depend on the events only (a running app's open end moves them by its last
+        # driver gap): a report between two events reuses them.
+        memo = state.policy.memo((state.events, state.end_ms))
+        rows, unavailable = policy_whatif(
+            recording, policies, measured, recorded_conf=state.conf, spark_version=state.spark_version,
+            price_core_hour=state.settings.price_core_hour, memo=memo,
+        )
+        if rows and rows[0].predicted is not None:
+            context = PolicyContext(
+                recording, rows[0].predicted, dict(state.conf), state.spark_version, wall_bound,
+                state.settings.price_core_hour, memo, grid=state.end_ms is not None or source is not None,
+            )
     advice = (
-        advise(cores, cache, records, ledger.added, state.dynamic_allocation, state.settings, timeline.idle)
+        advise(cores, cache, records, ledger.added, state.dynamic_allocation, state.settings, timeline.idle,
+               context, conf=state.conf, spark_version=state.spark_version)
         if timeline is not None
         else ()
     )
+    if rows:
+        rows = _mark_recommended(rows, recommended_row(advice))
     replay = what_if(stages.completed_rows, records, state.start_ms, until, state.task_cpus) if detail else None
     return AppReport(
         app_id=state.app_id,
@@ -196,4 +236,16 @@ def build_report(
         advice=advice,
         transport=transport,
         source=source,
+        policy_whatif=rows,
+        policy_whatif_unavailable=unavailable,
     )
+
+
+def _mark_recommended(rows: tuple[PolicyRow, ...], chosen: PolicyRow | None) -> tuple[PolicyRow, ...]:
+    """Flag the advisor's choice: the recorded run when it keeps it, an asked-for row, or a new row."""
+    if chosen is None:
+        return (replace(rows[0], recommended=True), *rows[1:])
+    for i, row in enumerate(rows):
+        if not row.baseline and dict(row.conf) == dict(chosen.conf):
+            return (*rows[:i], replace(row, recommended=True), *rows[i + 1:])
+    return (*rows, chosen)

@@ -62,8 +62,17 @@ class AppSettings:
 
     @property
     def dynamic_allocation(self) -> bool | None:
-        """``spark.dynamicAllocation.enabled`` when the app's conf is known, else None."""
-        return spark_bool(self._conf.get("spark.dynamicAllocation.enabled"))
+        """``spark.dynamicAllocation.enabled`` when the app's conf is known, else None.
+
+        False for a ``local``/``local[...]`` master whatever the key says: Spark never enables
+        dynamic allocation there (``Utils.isDynamicAllocationEnabled``).
+        """
+        enabled = spark_bool(self._conf.get("spark.dynamicAllocation.enabled"))
+        if enabled:
+            master = self._conf.get("spark.master", "").strip()
+            if master == "local" or master.startswith("local["):
+                return False
+        return enabled
 
     def idle_threshold_ms(self, default_s: float) -> int:
         """``spark.sparkprobe.idleThreshold`` of the app (a Spark duration), else ``default_s`` (the agent's)."""
@@ -103,3 +112,20 @@ class AppSettings:
     def min_executors_text(self) -> str:
         """``spark.dynamicAllocation.minExecutors`` as set (default ``0``)."""
         return self._conf.get("spark.dynamicAllocation.minExecutors", "0")
+
+    @property
+    def master(self) -> str:
+        """``spark.master`` as set (empty when unknown)."""
+        return self._conf.get("spark.master", "")
+
+    @property
+    def price_core_hour(self) -> float | None:
+        """``spark.sparkprobe.price.coreHour`` as a number; None when unset or not a number."""
+        value = self._conf.get("spark.sparkprobe.price.coreHour")
+        if value is None:
+            return None
+        try:
+            price = float(value.strip())
+        except ValueError:
+            return None
+        return price if price >= 0 else None

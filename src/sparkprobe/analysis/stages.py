@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from sparkprobe.events import JobEnd, JobStart, StageCompleted, StageSubmitted
+from sparkprobe.events import JobEnd, JobStart, RddInfo, StageCompleted, StageSubmitted
 from sparkprobe.model import FindingKind, UncachedReuse
 
 if TYPE_CHECKING:
@@ -21,6 +21,29 @@ MAX_STAGE_ROWS = 20_000
 
 #: (stage id, stage attempt).
 StageKey = tuple[int, int]
+
+
+#: RDD scopes of streaming scans (Structured Streaming's micro-batch and continuous readers): the
+#: signal a live stream has for a micro-batch job (event logs also carry the job's query id).
+_STREAMING_SCOPES = frozenset({"MicroBatchScan", "ContinuousScan"})
+
+
+def _is_sql(r: RddInfo) -> bool:
+    """A DataFrame (SQL) RDD: named after its plan node, an upper-case scope (``WholeStageCodegen (1)``)."""
+    return bool(r.scope) and r.scope[0].isupper()
+
+
+def _lineage_key(r: RddInfo, by_id: bool) -> tuple[object, ...]:
+    """What identifies the data one RDD of a stage computes, for uncached reuse.
+
+    Every DataFrame action makes new RDDs, so the RDDs of a plan (``WholeStageCodegen (1)``,
+    ``Scan parquet db.t``, ``Exchange``, and the RDD-API tail of ``df.rdd``) are known by name,
+    scope, callsite and partition count: two scans of different tables through the same code rarely
+    agree on all. In a pure RDD-API lineage (lower-case scopes such as ``map``, ``textFile``,
+    ``parallelize``, or none for PySpark's ``PythonRDD``; ``by_id``) reused data is the same RDD
+    object, so its id is part of the key: a new ``parallelize``/``textFile`` call is new data.
+    """
+    return (r.name, r.scope, r.callsite, r.partitions, r.rdd_id if by_id else None)
 
 
 class StageLedger:
@@ -48,6 +71,8 @@ class StageLedger:
         # Stage id → the callsite of the job that submitted it (while the job runs).
         self._callsite: dict[int, str] = {}
         self._job_stages: dict[int, tuple[int, ...]] = {}
+        # Stages of streaming micro-batch jobs (while the job runs): a batch recomputes by design.
+        self._streaming: set[int] = set()
         # Per running stage attempt: [tasks, Σ task ms, max task ms], and when it was submitted.
         self._tasks: dict[StageKey, list[int]] = {}
         self._start: dict[StageKey, int] = {}
@@ -56,16 +81,20 @@ class StageLedger:
     def job_started(self, e: JobStart) -> None:
         """A job was submitted."""
         self.jobs_started += 1
-        if e.callsite and len(self._job_stages) < self._app.limits.max_rdds:
+        if (e.callsite or e.streaming) and len(self._job_stages) < self._app.limits.max_rdds:
             self._job_stages[e.job_id] = e.stage_ids
             for stage_id in e.stage_ids:
-                self._callsite[stage_id] = e.callsite
+                if e.callsite:
+                    self._callsite[stage_id] = e.callsite
+                if e.streaming:
+                    self._streaming.add(stage_id)
 
     def job_ended(self, e: JobEnd) -> None:
         """A job finished."""
         self.jobs_finished += 1
         for stage_id in self._job_stages.pop(e.job_id, ()):
             self._callsite.pop(stage_id, None)
+            self._streaming.discard(stage_id)
 
     # ------------------------------------------------------------------ stages
     def submitted(self, e: StageSubmitted, time: int) -> bool:
@@ -79,15 +108,22 @@ class StageLedger:
         persisted = tuple(r.rdd_id for r in e.rdds if r.use_memory or r.use_disk)
         if persisted:
             self.persisted[key] = persisted
-        # A stage that reads or builds a cache is not uncached reuse; others are keyed by their
-        # lineage: the stage's RDDs' names, scopes and callsites (RDD ids differ between the
-        # actions of a DataFrame, these do not).
-        # A stage that starts from shuffle output recomputes nothing upstream: not reuse either.
-        skip = any(r.use_memory or r.use_disk or r.name.startswith("Shuffled") for r in e.rdds)
+        # A stage that reads or builds a cache is not uncached reuse, nor one that starts from
+        # shuffle output (it recomputes nothing upstream), nor a streaming micro-batch (each batch
+        # runs the same plan on new data by design). The others are keyed by their lineage
+        # (_lineage_key): what identifies the data they compute.
+        skip = (
+            e.stage_id in self._streaming
+            or any(r.use_memory or r.use_disk or r.name.startswith("Shuffled") for r in e.rdds)
+            or any(r.scope in _STREAMING_SCOPES for r in e.rdds)
+        )
         where = self._callsite.get(e.stage_id) or e.name
+        # A stage with any DataFrame (SQL) RDD is a plan's: its RDD-API tail (``df.rdd.map(...)``)
+        # is made anew by every action too, so only a pure RDD-API lineage is known by its ids.
+        by_id = not any(_is_sql(r) for r in e.rdds)
         self._sig[key] = (
             None if skip or not e.rdds
-            else (where, *((r.name, r.scope, r.callsite) for r in sorted(e.rdds, key=lambda r: r.rdd_id)))
+            else (where, *(_lineage_key(r, by_id) for r in sorted(e.rdds, key=lambda r: r.rdd_id)))
         )
         return was_idle_app
 

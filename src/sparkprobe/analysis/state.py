@@ -29,6 +29,7 @@ from typing import Any
 from sparkprobe.analysis.causes import classify_removal
 from sparkprobe.analysis.executors import ExecutorLedger
 from sparkprobe.analysis.findings import FindingLog
+from sparkprobe.analysis.policy.recorder import PolicyRecorder
 from sparkprobe.analysis.settings import AppSettings
 from sparkprobe.analysis.stages import StageLedger
 from sparkprobe.analysis.storage import StorageLedger
@@ -100,6 +101,8 @@ class AppState:
         self.tasks = TaskLedger()
         self.stages = StageLedger(self)
         self.storage = StorageLedger(self)
+        #: What the policy simulator needs of the run (docs/advice.md).
+        self.policy = PolicyRecorder(self)
 
         # What the listener told about itself (cumulative) and what we could not track.
         self.listener_offered = 0
@@ -116,8 +119,18 @@ class AppState:
 
     @property
     def idle_threshold_ms(self) -> int:
-        """Idle stretch (ms) past which an executor is a finding (``spark.sparkprobe.idleThreshold``)."""
-        return self.settings.idle_threshold_ms(self.limits.idle_threshold_s)
+        """Idle stretch (ms) past which an executor is a finding (``spark.sparkprobe.idleThreshold``).
+
+        Under dynamic allocation an executor idle for ``executorIdleTimeout`` is released by design
+        (Spark takes a few more seconds to do it), so only one idle past that, with a grace of a
+        quarter of the timeout and at least 10 s, is a finding: one kept by cached blocks, shuffle
+        data or the ``minExecutors`` floor (docs/advice.md).
+        """
+        threshold = self.settings.idle_threshold_ms(self.limits.idle_threshold_s)
+        if self.dynamic_allocation:
+            timeout_ms = int(self.settings.executor_idle_timeout_s * 1000)
+            threshold = max(threshold, timeout_ms + max(10_000, timeout_ms // 4))
+        return threshold
 
     @property
     def task_cpus(self) -> int:
@@ -199,11 +212,15 @@ class AppState:
     # ------------------------------------------------------------------ executors
     def _on_executor_added(self, e: ExecutorAdded) -> None:
         self._tick(e.time)
-        self.executors.add(e)
+        if self.executors.add(e):
+            self.policy.executor_added(e.time, e.profile_id)
 
     def _on_executor_removed(self, e: ExecutorRemoved) -> None:
         self._tick(e.time)
         removal = classify_removal(e.reason, self.dynamic_allocation)
+        known = self.executors.get(e.exec_id)
+        if known is not None and known.removed_ms is None:
+            self.policy.executor_removing(e.exec_id, e.time, removal.cause)
         ex = self.executors.remove(e.exec_id, e.time, e.reason, removal.cause)
         if ex is None:
             return
@@ -250,15 +267,18 @@ class AppState:
     def _on_job_start(self, e: JobStart) -> None:
         self._tick(e.time)
         self.stages.job_started(e)
+        self.policy.job_started(e)
 
     def _on_job_end(self, e: JobEnd) -> None:
         self._tick(e.time)
         self.stages.job_ended(e)
+        self.policy.job_ended(e)
 
     def _on_stage_submitted(self, e: StageSubmitted) -> None:
         self._tick(e.time)
         time = e.time or self.last_time
         was_idle_app = self.stages.submitted(e, time)
+        self.policy.stage_submitted(e, time)
         self.storage.remember_rdds(e.rdds, e.name)
         self.timeline.stage_started(e.stage_id, e.attempt, e.name, time)
         if was_idle_app:
@@ -268,6 +288,7 @@ class AppState:
         self._tick(e.time)
         time = e.time or self.last_time
         none_running = self.stages.completed(e, time)
+        self.policy.stage_completed(e, time)
         self.storage.remember_rdds(e.rdds, e.name)
         self.timeline.stage_ended(e.stage_id, e.attempt, time, e.failure)
         if none_running:
@@ -283,6 +304,7 @@ class AppState:
             return
         self.tasks.started(e)
         self.executors.task_started(ex, e.launch)
+        self.policy.task_started(e)
 
     def _on_task_end(self, e: TaskEnd) -> None:
         self._tick(e.finish)
@@ -290,9 +312,13 @@ class AppState:
         if status is TaskStatus.RESUBMITTED:
             return
         stage_key = (e.stage_id, e.stage_attempt)
+        if e.updated_blocks:
+            self.storage.task_updated_blocks(e)
         persisted = self.stages.persisted.get(stage_key)
+        computed: tuple[int, ...] = ()
         if status is TaskStatus.SUCCESS and persisted is not None:
-            self.storage.estimate_cached(persisted, e)
+            computed = self.storage.estimate_cached(persisted, e)
+        self.policy.task_ended(e, status, computed)
         self.stages.task_ended(stage_key, max(0, e.finish - e.launch))
         running = self.tasks.running.pop(e.task_id, None)
         self.storage.task_ended(running, e)
@@ -308,6 +334,7 @@ class AppState:
 
     def _on_unpersist(self, e: UnpersistRDD) -> None:
         self.storage.unpersisted(e.rdd_id)
+        self.policy.unpersisted(e.rdd_id, self.last_time)
 
     # ------------------------------------------------------------------ reading
     def now_or_end(self, now_ms: int | None) -> int:

@@ -50,6 +50,10 @@ class Rdd:
     cached_blocks: int = 0
     mem_bytes: int = 0
     disk_bytes: int = 0
+    #: For the estimate without block updates: the bytes one cached partition took, from the RDD
+    #: Info of a completed stage (``Memory Size`` + ``Disk Size`` over ``Number of Cached
+    #: Partitions``; Spark 1.x logs fill them, later ones write zeros).
+    est_block_bytes: int = 0
 
 
 class StorageLedger:
@@ -84,6 +88,7 @@ class StorageLedger:
         self._est_by_exec: dict[str, set[tuple[int, int]]] = {}
         self._est_lost: set[tuple[int, int]] = set()
         self.est_lost_blocks = 0
+        self.est_lost_bytes = 0
         self.est_lost_by_cause: dict[RemovalCause, list[int]] = {}
         self.est_recomputed_blocks = 0
         self.est_recompute_ms = 0
@@ -130,6 +135,8 @@ class StorageLedger:
             rdd.partitions = info.partitions
             if info.use_memory or info.use_disk:
                 rdd.replication = info.replication
+            if info.cached_partitions > 0 and info.mem_size + info.disk_size > 0:
+                rdd.est_block_bytes = (info.mem_size + info.disk_size) // info.cached_partitions
 
     # ------------------------------------------------------------------ block updates
     def block_updated(self, e: BlockUpdated) -> None:
@@ -318,17 +325,31 @@ class StorageLedger:
         )
 
     # ------------------------------------------------------------------ the estimate without block updates
-    def estimate_cached(self, persisted: tuple[int, ...], e: TaskEnd) -> None:
-        """A successful task of a stage that persists ``persisted`` cached its partition of each."""
+    def task_updated_blocks(self, e: TaskEnd) -> None:
+        """Apply a task's ``Updated Blocks`` (event logs of Spark 1.x): exact block updates, no estimate needed."""
+        for update in e.updated_blocks:
+            self.block_updated(update)
+
+    def estimated_held(self, exec_id: str) -> int:
+        """Blocks the task-based estimate takes ``exec_id`` to hold now."""
+        return len(self._est_by_exec.get(exec_id, ()))
+
+    def estimate_cached(self, persisted: tuple[int, ...], e: TaskEnd) -> tuple[int, ...]:
+        """A successful task of a stage that persists ``persisted`` cached its partition of each.
+
+        Returns the RDDs whose partition it computed (the others it found cached: it read them).
+        """
         partition = e.partition if e.partition >= 0 else e.index
         rebuilt = False
+        computed: list[int] = []
         for rdd_id in persisted:
             block = (rdd_id, partition)
             if block in self._est_blocks:
                 continue  # already cached: this task read it
+            computed.append(rdd_id)
             if len(self._est_blocks) >= self._app.limits.max_blocks:
                 self._app.over("estimated_blocks")
-                return
+                break
             self._est_blocks[block] = e.exec_id
             self._est_by_exec.setdefault(e.exec_id, set()).add(block)
             if block in self._est_lost:
@@ -337,12 +358,19 @@ class StorageLedger:
                 rebuilt = True
         if rebuilt:
             self.est_recompute_ms += e.run_ms
+        return tuple(computed)
 
     def _estimate_loss(self, exec_id: str, cause: RemovalCause) -> None:
         held = self._est_by_exec.pop(exec_id, set())
+        nbytes = 0
         for block in held:
             del self._est_blocks[block]
             self._est_lost.add(block)
+            rdd = self.rdd_table.get(block[0])
+            nbytes += rdd.est_block_bytes if rdd is not None else 0
         if held:
             self.est_lost_blocks += len(held)
-            self.est_lost_by_cause.setdefault(cause, [0, 0])[0] += len(held)
+            self.est_lost_bytes += nbytes
+            by_cause = self.est_lost_by_cause.setdefault(cause, [0, 0])
+            by_cause[0] += len(held)
+            by_cause[1] += nbytes

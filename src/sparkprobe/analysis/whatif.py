@@ -1,13 +1,26 @@
-"""The what-if replay: the measured stages replayed with other static executor counts (docs/advice.md)."""
+"""The what-ifs (docs/advice.md): the measured stages at other static executor counts, and other policies.
+
+:func:`what_if` is the quick replay of busy periods with another static executor count;
+:func:`policy_whatif` runs the policy simulator (:mod:`sparkprobe.analysis.policy`) for the
+recorded policy and each asked-for one.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
-from sparkprobe.model import ExecutorReport, WhatIf, WhatIfRow
+from sparkprobe.analysis.policy import Policy, PolicyError, Recording, policy_from_conf
+from sparkprobe.analysis.policy.simulator import Memo, simulate_memo
+from sparkprobe.model import ExecutorReport, PolicyFigures, PolicyRow, WhatIf, WhatIfRow
 
-__all__ = ["what_if"]
+__all__ = ["policy_whatif", "what_if", "with_cost"]
+
+
+def _as_recorded(policy: Policy) -> Policy:
+    """The recorded policy, keyed apart from a what-if of the same keys in a memo."""
+    return replace(policy, conf={"<recorded>": "1"})
 
 
 def _periods(stages: Sequence[Sequence[int]]) -> list[list[int]]:
@@ -88,3 +101,51 @@ def what_if(
         executor_cores=cores,
         rows=rows,
     )
+
+
+def with_cost(figures: PolicyFigures, price_core_hour: float | None) -> PolicyFigures:
+    """``figures`` with its cost at ``price_core_hour`` (unchanged without a price)."""
+    if price_core_hour is None:
+        return figures
+    return replace(figures, cost=round(figures.allocated_core_seconds / 3600 * price_core_hour, 6))
+
+
+def policy_whatif(
+    recording: Recording,
+    groups: Sequence[Mapping[str, str]],
+    measured: PolicyFigures,
+    *,
+    recorded_conf: Mapping[str, str],
+    spark_version: str,
+    price_core_hour: float | None = None,
+    memo: Memo | None = None,
+) -> tuple[tuple[PolicyRow, ...], str]:
+    """The policy what-if rows (the recorded run first) and, when there are none, why.
+
+    Each group is a set of Spark keys laid over the app's recorded conf; a group Spark would refuse
+    (``validateSettings``) gets a row with its ``error`` instead of figures.
+    """
+    if recording.unavailable:
+        return (), recording.unavailable
+    if recording.recorded_policy is None:
+        try:
+            policy_from_conf(recorded_conf, spark_version=spark_version)
+        except PolicyError as exc:
+            return (), f"the recorded settings cannot be replayed: {exc}"
+        return (), "the recorded settings cannot be replayed"
+    baseline = with_cost(simulate_memo(memo, recording, _as_recorded(recording.recorded_policy)), price_core_hour)
+    rows = [PolicyRow(
+        conf=dict(recording.recorded_policy.conf),
+        predicted=baseline,
+        baseline=True,
+        measured=with_cost(measured, price_core_hour),
+    )]
+    for group in groups:
+        try:
+            policy = policy_from_conf(recorded_conf, group, spark_version=spark_version)
+        except PolicyError as exc:
+            rows.append(PolicyRow(conf=dict(group), predicted=None, error=str(exc)))
+            continue
+        figures = simulate_memo(memo, recording, policy)
+        rows.append(PolicyRow(conf=dict(group), predicted=with_cost(figures, price_core_hour)))
+    return tuple(rows), ""

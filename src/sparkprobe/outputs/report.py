@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import json
 import textwrap
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TextIO
 
-from sparkprobe.model import REPORT_SCHEMA, AppReport, IncompleteReason
+from sparkprobe.model import REPORT_SCHEMA, AppReport, IncompleteReason, PolicyFigures
 from sparkprobe.outputs.findings import group_findings
 from sparkprobe.outputs.units import format_bytes
 
-__all__ = ["REPORT_SCHEMA", "format_bytes", "format_text", "to_json", "write_json"]
+__all__ = ["REPORT_SCHEMA", "format_bytes", "format_policy_whatif", "format_text", "policy_label", "to_json",
+           "write_json"]
 
 _INCOMPLETE_TEXT = {
     IncompleteReason.LISTENER_DROPS: "the listener dropped events",
@@ -85,7 +86,48 @@ def format_text(app: AppReport) -> str:
     if app.advice:
         lines.append("  advice:")
         lines.extend(f"    - {a.message}" for a in app.advice)
+    lines.extend(format_policy_whatif(app))
     return "\n".join(lines)
+
+
+def policy_label(conf: Mapping[str, str]) -> str:
+    """A policy's Spark keys, short: ``maxExecutors=1, cachedExecutorIdleTimeout=60s``."""
+    if not conf:
+        return "(Spark's defaults)"
+    return ", ".join(
+        f"{k.removeprefix('spark.dynamicAllocation.').removeprefix('spark.')}={v}" for k, v in conf.items()
+    )
+
+
+def format_policy_whatif(app: AppReport) -> list[str]:
+    """The policy what-if as a small table (docs/advice.md): the recorded run, then each policy."""
+    if not app.policy_whatif:
+        reason = app.policy_whatif_unavailable
+        return [f"  policy what-if  not available: {reason}"] if reason else []
+    out = [
+        "  policy what-if (predicted by the policy simulator; * = the advisor's choice):",
+        f"    {'policy':<58} {'wall s':>8} {'alloc core-s':>12} {'busy':>8} {'idle':>8} {'lost':>5} {'recomp s':>8}",
+    ]
+
+    def row(label: str, f: PolicyFigures | None, mark: str) -> str:
+        if f is None:
+            return f"  {mark} {label[:58]:<58} {'-':>8}"
+        return (
+            f"  {mark} {label[:58]:<58} {f.wall_seconds:>8,.1f} {f.allocated_core_seconds:>12,.1f} "
+            f"{f.busy_core_seconds:>8,.1f} {f.idle_core_seconds:>8,.1f} {f.cache_lost_blocks:>5} "
+            f"{f.recompute_seconds:>8,.1f}"
+        )
+
+    for r in app.policy_whatif:
+        mark = "*" if r.recommended else " "
+        if r.baseline:
+            out.append(row("recorded run, measured", r.measured, " "))
+            out.append(row("recorded policy, replayed", r.predicted, mark))
+        elif r.error:
+            out.append(f"    {policy_label(r.conf)[:58]:<58} refused: {r.error}")
+        else:
+            out.append(row(policy_label(r.conf), r.predicted, mark))
+    return out
 
 
 def to_json(apps: Iterable[AppReport]) -> str:

@@ -235,9 +235,12 @@ def _unpersist_rdd(o: JsonObject) -> UnpersistRDD:
 
 
 def _job_start(o: JsonObject) -> JobStart:
-    # Only these four properties are read: job properties also carry Spark conf values.
+    # Only these properties are read: job properties also carry Spark conf values.
     props = _opt_obj(o, "Properties", "")
     where = '"Properties".'
+    streaming = _opt_str(props, "sql.streaming.queryId", where)
+    if not streaming and _opt_str(props, "spark.streaming.internal.batchTime", where):
+        streaming = "dstream"
     return JobStart(
         job_id=_int(o, "Job ID", ""),
         time=_opt_int(o, "Submission Time", ""),  # Spark 1.2 does not write it
@@ -246,6 +249,7 @@ def _job_start(o: JsonObject) -> JobStart:
         tags=split_job_tags(_opt_str(props, "spark.job.tags", where)),
         job_group=_opt_str(props, "spark.jobGroup.id", where),
         pool=_opt_str(props, "spark.scheduler.pool", where),
+        streaming=streaming,
     )
 
 
@@ -393,7 +397,44 @@ def _task_end_checked(o: JsonObject) -> TaskEnd:
         input_bytes=_opt_int(_opt_obj(m, "Input Metrics", _TM), "Bytes Read", '"Input Metrics".'),
         output_bytes=_opt_int(_opt_obj(m, "Output Metrics", _TM), "Bytes Written", '"Output Metrics".'),
         peak_memory=_opt_int(m, "Peak Execution Memory", _TM),  # Spark 2.0+
+        updated_blocks=_updated_blocks(m, _str(info, "Executor ID", _TI)),
     )
+
+
+def _updated_blocks(m: JsonObject, exec_id: str) -> tuple[BlockUpdated, ...]:
+    """``Task Metrics."Updated Blocks"``: the RDD blocks a task stored or dropped, as block updates.
+
+    Spark 1.x writes them; later versions only with ``spark.taskMetrics.trackUpdatedBlockStatuses``.
+    """
+    entries = m.get("Updated Blocks")
+    if entries is None:
+        return ()
+    if not isinstance(entries, list):
+        raise BadEvent(f'{_TM}"Updated Blocks" must be a list, got {_type(entries)}')
+    out = []
+    w = '"Updated Blocks".'
+    for entry in entries:
+        if not isinstance(entry, dict):
+            raise BadEvent(f"{w} entries must be objects, got {_type(entry)}")
+        block_id = _str(entry, "Block ID", w)
+        if not block_id.startswith("rdd_"):
+            continue
+        status = _obj(entry, "Status", w)
+        sw = '"Status".'
+        level = _obj(status, "Storage Level", sw)
+        lw = '"Storage Level".'
+        out.append(BlockUpdated(
+            block_id=block_id,
+            exec_id=exec_id,
+            use_memory=_bool(level, "Use Memory", lw),
+            use_disk=_bool(level, "Use Disk", lw),
+            off_heap=_opt_bool(level, "Use Off Heap", lw),
+            deserialized=_bool(level, "Deserialized", lw),
+            replication=_int(level, "Replication", lw),
+            mem_size=_int(status, "Memory Size", sw),
+            disk_size=_int(status, "Disk Size", sw),
+        ))
+    return tuple(out)
 
 
 # Fast paths for the two kinds that make up most of a big log. They read every field with plain
@@ -428,7 +469,9 @@ def _task_end(o: JsonObject) -> TaskEnd:
     info = o.get("Task Info")
     end_reason = o.get("Task End Reason")
     m = o.get("Task Metrics", _EMPTY)
-    if type(info) is dict and type(end_reason) is dict and type(m) is dict:
+    # A task that stored blocks ("Updated Blocks", Spark 1.x logs) takes the checked path.
+    blocks = m.get("Updated Blocks") if type(m) is dict else None
+    if type(info) is dict and type(end_reason) is dict and type(m) is dict and (blocks is None or blocks == []):
         mg = m.get
         sr = mg("Shuffle Read Metrics", _EMPTY)
         sw = mg("Shuffle Write Metrics", _EMPTY)

@@ -12,7 +12,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from sparkprobe.events import EVENT_TYPES, Event, RddInfo
+from sparkprobe.events import EVENT_TYPES, BlockUpdated, Event, RddInfo
 
 __all__ = ["WIRE_VERSION", "BadLine", "Hello", "decode_line", "parse_hello"]
 
@@ -101,6 +101,12 @@ def _check_rdds(v: Any) -> tuple[RddInfo, ...]:
     return tuple(_build(RddInfo, item) for item in v)
 
 
+def _check_blocks(v: Any) -> tuple[BlockUpdated, ...]:
+    if type(v) is not list:
+        raise TypeError("expected an array of block updates")
+    return tuple(_build(BlockUpdated, item) for item in v)
+
+
 _CHECKS: dict[str, Callable[[Any], Any]] = {
     "int": _check_int,
     "str": _check_str,
@@ -110,6 +116,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "dict[str, str]": _check_props,
     "dict[str, int]": _check_counts,
     "tuple[RddInfo, ...]": _check_rdds,
+    "tuple[BlockUpdated, ...]": _check_blocks,
 }
 
 # Per record type: (field name, check, required) in declaration order.

@@ -23,6 +23,7 @@ from sparkprobe.model import AppReport
 from sparkprobe.outputs.html import sections
 from sparkprobe.outputs.html.charts import TimeScale, cached_bytes_chart
 from sparkprobe.outputs.html.format import esc, format_clock, format_duration
+from sparkprobe.outputs.html.policy import policy_whatif
 from sparkprobe.outputs.html.table import Cell, Column, Row, cell, code_cell, num_cell, table
 from sparkprobe.outputs.html.timeline import MAX_LANES, executor_lanes, legend, time_range, timeline_svg
 
@@ -100,6 +101,7 @@ def _app_section(report: AppReport, index: int) -> str:
         parts.append(f'<div class="two"><div>{sections.advice(report)}</div><div>{what_if}</div></div>')
     else:
         parts.append(sections.advice(report))
+    parts.append(policy_whatif(report))
     parts.append(sections.findings(report, t0))
     parts.append(sections.source(report))
     parts.append("</section>")
