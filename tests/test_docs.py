@@ -133,9 +133,9 @@ def a_state() -> AppState:
     return state
 
 
-#: Objects whose keys are data, not schema: advice settings (Spark keys) and evidence (per advice kind,
-#: docs/advice.md).
-FREE_FORM = {"settings", "evidence"}
+#: Objects whose keys are data, not schema: advice settings and conf (Spark keys) and evidence (per
+#: advice kind, docs/advice.md).
+FREE_FORM = {"settings", "evidence", "conf"}
 
 
 def keys_of(value: Any, out: set[str]) -> None:

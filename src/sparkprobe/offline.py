@@ -87,8 +87,12 @@ def run_analyze(args: argparse.Namespace) -> int:
     failed = 0
     for i, source in enumerate(sources, 1):
         progress.update(i, source.name, 0, force=True)
+        limits = Limits(price_core_hour=getattr(args, "price_core_hour", None),
+                        price_gib_hour=getattr(args, "price_gib_hour", None))
         try:
-            apps.append(analyze_source(source, progress=functools.partial(progress.update, i, source.name)))
+            apps.append(
+                analyze_source(source, limits, progress=functools.partial(progress.update, i, source.name))
+            )
         except UnsupportedCodec as exc:
             failed += 1
             print(f"sparkprobe analyze: {source.name}: {exc}", file=sys.stderr)

@@ -8,7 +8,13 @@ read).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from sparkprobe.analysis.advice import advise
+from sparkprobe.analysis.cost import cost_figures, price_advice
+from sparkprobe.analysis.memory import memory_figures
+from sparkprobe.analysis.memory_advice import advise_memory
+from sparkprobe.analysis.settings import PRICE_CORE_HOUR_KEY, PRICE_GIB_HOUR_KEY, price
 from sparkprobe.analysis.state import AppState
 from sparkprobe.analysis.whatif import what_if
 from sparkprobe.model import (
@@ -47,6 +53,7 @@ def build_report(
     app_running = state.end_ms is None
     allocated_ms = busy_ms = idle_ms = 0
     idle_by_cause_ms = dict.fromkeys(IdleCause, 0)
+    idle_core_ms_by_cause = dict.fromkeys(IdleCause, 0)
     active = idle_now = cores_active = 0
     idle_max_ms = 0
     executors: list[ExecutorReport] = []
@@ -62,6 +69,7 @@ def build_report(
         idle_ms += ex_idle_ms
         for cause, ms in by_cause.items():
             idle_by_cause_ms[cause] += ms
+            idle_core_ms_by_cause[cause] += ms * ex.cores
         if ex.removed_ms is None and app_running:
             active += 1
             cores_active += ex.cores
@@ -92,7 +100,24 @@ def build_report(
         idle_executor_seconds=idle_ms / 1000,
         idle_by_cause={c: ms / 1000 for c, ms in idle_by_cause_ms.items()},
         cores_active=cores_active,
+        idle_core_seconds_by_cause={c: ms / 1000 for c, ms in idle_core_ms_by_cause.items()},
     )
+    memory, memory_by_executor = memory_figures(state, until)
+    if detail:
+        executors = [
+            replace(
+                e,
+                requested_memory=memory_by_executor[e.exec_id].requested,
+                peak_memory=memory_by_executor[e.exec_id].peak_metrics,
+                peak_memory_by_area=memory_by_executor[e.exec_id].peak,
+                profile_id=state.memory.profile_of.get(e.exec_id, 0),
+            )
+            for e in executors
+        ]
+    core_price, core_note = price(state.conf, PRICE_CORE_HOUR_KEY, state.limits.price_core_hour)
+    gib_price, gib_note = price(state.conf, PRICE_GIB_HOUR_KEY, state.limits.price_gib_hour)
+    if core_note or gib_note:
+        memory = replace(memory, notes=memory.notes + tuple(n for n in (core_note, gib_note) if n))
     storage = state.storage
     if storage.estimating:
         # No block updates in this log: cache figures are the task-based estimate (no sizes).
@@ -140,9 +165,12 @@ def build_report(
     timeline = state.timeline.to_report() if detail else None
     advice = (
         advise(cores, cache, records, ledger.added, state.dynamic_allocation, state.settings, timeline.idle)
+        + advise_memory(memory, memory_by_executor, records, state.conf, state.spark_version,
+                        state.memory.profiles, max(0, until - state.start_ms) / 1000 if state.start_ms else 0.0)
         if timeline is not None
         else ()
     )
+    advice = price_advice(advice, core_price, gib_price)
     replay = what_if(stages.completed_rows, records, state.start_ms, until, state.task_cpus) if detail else None
     return AppReport(
         app_id=state.app_id,
@@ -196,4 +224,6 @@ def build_report(
         advice=advice,
         transport=transport,
         source=source,
+        memory=memory,
+        cost=cost_figures(cores, memory, core_price, gib_price),
     )
