@@ -509,12 +509,17 @@ def _task_end(o: JsonObject) -> TaskEnd:
 _NAMES: Final = EXECUTOR_METRIC_NAMES
 
 
+_NAME_SET: Final = frozenset(EXECUTOR_METRIC_NAMES)
+
+
 def _metrics(d: JsonObject, key: str, where: str) -> dict[str, int]:
     m = d.get(key)
     if m is None:
         return {}
     if not isinstance(m, dict):
         raise BadEvent(f"{where}{key!r} must be an object, got {_type(m)}")
+    if set(map(type, m.values())) <= _INT_ONLY:  # the usual case: every value an integer
+        return {k: v for k, v in m.items() if v > 0 and k in _NAME_SET}
     out: dict[str, int] = {}
     get = m.get
     for name in _NAMES:
@@ -568,8 +573,11 @@ def _heartbeat_metrics(o: JsonObject) -> tuple[ExecutorMetrics, ...]:
 
 def _task_executor_metrics(o: JsonObject, end: TaskEnd) -> ExecutorMetrics | None:
     """The peaks a TaskEnd carries (``Task Executor Metrics``, Spark 3.1+), as their own record."""
-    if o.get("Task Executor Metrics") is None:
+    raw = o.get("Task Executor Metrics")
+    if raw is None:
         return None
+    if type(raw) is dict and not any(raw.values()) and set(map(type, raw.values())) <= _INT_ONLY:
+        return None  # all zeros (a task shorter than a poll): the common case, decided in C
     metrics = _metrics(o, "Task Executor Metrics", "")
     if not metrics:
         return None
@@ -633,7 +641,8 @@ def decode(obj: JsonObject, *, spark_version: str = "") -> Event | None:
 
     ``spark_version`` fills ``AppStart.spark_version`` (the reader passes the version of the last
     ``LogStart`` seen). Raises :class:`BadEvent` when ``obj`` has no string ``"Event"`` or a mapped
-    kind lacks a required field or has a field of the wrong type.
+    kind lacks a required field or has a field of the wrong type. Only a line's main record:
+    :func:`decode_records` gives every record (a heartbeat's peaks have no main record: None here).
     """
     kind = obj.get("Event")
     if not isinstance(kind, str):
