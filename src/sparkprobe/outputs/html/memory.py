@@ -105,7 +105,7 @@ def _cards(report: AppReport) -> str:
     c = report.cost
     if c is not None:
         parts = "".join(_kv(resource, format_number(value, 4)) for resource, value in c.by_resource.items())
-        wasted = "".join(_kv(cause.value, format_number(value, 4))
+        wasted = "".join(_kv(f"wasted: {cause.value}", format_number(value, 4))
                          for cause, value in c.wasted_by_cause.items() if value > 0)
         out.append(_card("Cost", f'<span data-figure="cost_total">{esc(format_number(c.total, 4))}</span>',
                          f"at the prices given; wasted {esc(format_number(c.wasted, 4))}:",
