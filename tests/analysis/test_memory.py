@@ -355,3 +355,27 @@ def test_priced_report_keys_are_documented() -> None:
     documented = backticked((REPO / "docs" / "report-schema.md").read_text(encoding="utf-8"))
     assert sorted(keys - documented) == []
     assert re.search(r"`cost` \| object", (REPO / "docs" / "report-schema.md").read_text(encoding="utf-8"))
+
+
+def test_offheap_and_driver_advice() -> None:
+    conf = {**YARN, "spark.memory.offHeap.enabled": "true", "spark.memory.offHeap.size": "2g"}
+    unused = app(conf)
+    unused.apply(ExecutorAdded("1", "h", 1, 0))
+    unused.apply(ExecutorMetrics("1", {"JVMHeapMemory": 3 * GIB}, 0, 0, "task"))
+    unused.apply(AppEnd(3_600_000))
+    off = advice_of(unused)["offheap_size"]
+    assert off["conf"] == {"spark.memory.offHeap.enabled": "false"}
+    assert off["saving"]["gib_hours"] == pytest.approx(2.0)  # 2 GiB for the executor's hour
+    used = app(conf)
+    used.apply(ExecutorAdded("1", "h", 1, 0))
+    used.apply(ExecutorMetrics("1", {"JVMHeapMemory": 3 * GIB, "OffHeapExecutionMemory": 300 * MIB}, 0, 0, "task"))
+    # The driver's heap: 1 GiB of its 8g (YARN cluster mode: its container counts).
+    used.apply(ExecutorMetrics("driver", {"JVMHeapMemory": GIB}, -1, -1, "heartbeat"))
+    used.apply(Conf({"spark.driver.memory": "8g", "spark.submit.deployMode": "cluster"}))
+    used.apply(AppEnd(3_600_000))
+    advice = advice_of(used)
+    assert advice["offheap_size"]["conf"] == {"spark.memory.offHeap.size": str(512 * MIB)}  # 375 MiB -> 512
+    driver = advice["driver_memory"]
+    assert driver["conf"] == {"spark.driver.memory": "1280m"}
+    # 8g + 819 MiB overhead -> 1280 MiB + 384 MiB, for the app's hour.
+    assert driver["saving"]["gib_hours"] == pytest.approx((8192 + 819 - 1280 - 384) / 1024, abs=1e-3)

@@ -127,9 +127,10 @@ class _Context:
 
 def _advice(
     kind: AdviceKind, key: str, mib: int, message: str, evidence: dict[str, float], risk: str, gib_hours: float,
-    extra: Mapping[str, str] | None = None,
+    value: str | None = None,
 ) -> Advice:
-    conf = {key: _size(mib), **(extra or {})}
+    """Advice setting ``key`` to ``mib`` MiB (or to ``value`` as written)."""
+    conf = {key: _size(mib) if value is None else value}
     return Advice(
         kind=kind,
         settings=conf,
@@ -298,29 +299,18 @@ def _offheap(c: _Context) -> Advice | None:
     key = "spark.memory.offHeap.size"
     evidence = {"offheap_peak_bytes": float(used), "current_bytes": float(current * MIB)}
     if used == 0:
-        return Advice(
-            kind=AdviceKind.OFFHEAP_SIZE,
-            settings={"spark.memory.offHeap.enabled": "false"},
-            message=f"Spark's off-heap memory ({_size(current)} per executor) was never used: turn it off",
-            evidence=evidence,
-            saving_core_hours=0.0,
-            conf={"spark.memory.offHeap.enabled": "false"},
-            saving={"core_hours": 0.0, "gib_hours": c.gib_hours_saved(key, 0)},
-            risk=c.risk(),
+        return _advice(
+            AdviceKind.OFFHEAP_SIZE, "spark.memory.offHeap.enabled", 0,
+            f"Spark's off-heap memory ({_size(current)} per executor) was never used: turn it off",
+            evidence, c.risk(), c.gib_hours_saved(key, 0), value="false",
         )
     mib = suggest_mib(used, STEP_MIB)
     if mib > LOWER_BELOW * current:
         return None
-    return Advice(
-        kind=AdviceKind.OFFHEAP_SIZE,
-        settings={key: str(mib * MIB)},
-        message=(f"Spark's off-heap memory peaked at {_gib(used)} of {_size(current)}: "
-                 f"spark.memory.offHeap.size={mib * MIB}"),
-        evidence=evidence,
-        saving_core_hours=0.0,
-        conf={key: str(mib * MIB)},
-        saving={"core_hours": 0.0, "gib_hours": c.gib_hours_saved(key, mib)},
-        risk=c.risk(),
+    return _advice(
+        AdviceKind.OFFHEAP_SIZE, key, mib,
+        f"Spark's off-heap memory peaked at {_gib(used)} of {_size(current)}: spark.memory.offHeap.size={mib * MIB}",
+        evidence, c.risk(), c.gib_hours_saved(key, mib), value=str(mib * MIB),
     )
 
 

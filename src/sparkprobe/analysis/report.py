@@ -166,7 +166,7 @@ def build_report(
     advice = (
         advise(cores, cache, records, ledger.added, state.dynamic_allocation, state.settings, timeline.idle)
         + advise_memory(memory, memory_by_executor, records, state.conf, state.spark_version,
-                        state.memory.profiles, max(0, until - state.start_ms) / 1000 if state.start_ms else 0.0)
+                        state.memory.profiles, _app_seconds(state, until))
         if timeline is not None
         else ()
     )
@@ -227,3 +227,9 @@ def build_report(
         memory=memory,
         cost=cost_figures(cores, memory, core_price, gib_price),
     )
+
+
+def _app_seconds(state: AppState, until: int) -> float:
+    """How long the app (its driver) ran up to ``until``; from its first executor when no start was seen."""
+    start = state.start_ms or min((ex.added_ms for ex in state.executors.by_id.values()), default=until)
+    return max(0, until - start) / 1000

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from sparkprobe.model import AppReport, IdleCause, PeakArea, RequestArea
 from sparkprobe.outputs.html.format import esc, exec_sort_key, format_bytes, format_number
+from sparkprobe.outputs.html.sections import _card, _kv
 from sparkprobe.outputs.html.table import Column, Row, cell, code_cell, num_cell, table
 from sparkprobe.outputs.html.timeline import COLOR
 
@@ -25,17 +26,6 @@ def _bytes(value: int | None) -> str:
 
 def _gib_h(byte_seconds: float) -> str:
     return f"{format_number(byte_seconds / _GIB_HOUR, 2)} GiB-h"
-
-
-def _card(title: str, value: str, sub: str, extra: str = "", cls: str = "") -> str:
-    return (
-        f'<div class="card {cls}"><div class="card-title">{esc(title)}</div>'
-        f'<div class="card-value">{value}</div><div class="card-sub">{sub}</div>{extra}</div>'
-    )
-
-
-def _kv(key: str, value: str, swatch: str = "") -> str:
-    return f'<li>{swatch}<span class="k">{esc(key)}</span><span class="v">{esc(value)}</span></li>'
 
 
 def _cards(report: AppReport) -> str:
