@@ -425,12 +425,76 @@ def overview() -> Board:
                  [(event_increase("sparkprobe_executors_removed_total", by="reason"), "{{reason}}")],
                  stack=True, decimals=0)
 
+    memory_row(d)
+
     d.row("Applications")
     d.table("Applications", "Applications seen (running = 1 while the app runs).", "short",
             f"max by ({APP}, spark_version, user) (sparkprobe_app_info{{{SEL}}}) "
             f"* on ({APP}) group_left() max by ({APP}) (sparkprobe_app_running{{{SEL}}})",
             "running")
     return d
+
+
+def memory_row(d: Board) -> None:
+    """The overview's memory row: requested vs peak per area, idle memory by cause, cost."""
+    given = f'sparkprobe_memory_requested_bytes{{{SEL}, area="container"}}'
+    d.row("Memory")
+    d.stat("Executor memory given", "Containers of the active executors (what the cluster manager reserves).",
+           "bytes", f"sum (max by ({APP}) ({given}))")
+    d.stat("Unused while busy (5m)", (
+        "Share of the memory held by executors running tasks that they did not use (container minus "
+        "peak footprint), last 5 minutes; apps whose executors reported their memory only."),
+           "percentunit",
+           f"sum(app:sparkprobe_unused_memory:rate5m{{{SEL}}}) / (sum(app:sparkprobe_allocated_memory:rate5m{{{SEL}}})"
+           f" - sum(app_cause:sparkprobe_idle_memory:rate5m{{{SEL}}}))",
+           decimals=1, maximum=1, thresholds=[(None, "green"), (0.5, "orange")])
+    d.stat("Executors lost to memory", "Executors removed for memory in the time range (all selected apps).",
+           "short",
+           f'sum (max by ({APP}, instance) (increase(sparkprobe_executors_removed_total{{{SEL}, reason="memory"}}'
+           '[$__range])))',
+           thresholds=[(None, "green"), (1, "red")])
+    d.stat("Cost (range)",
+           "Cost of the selected apps' executors in the time range, at the prices given (none: no value).",
+           "short", f"sum(max by ({APP}, resource) (increase(sparkprobe_cost_total{{{SEL}}}[$__range])))", decimals=2)
+    d.stat("Wasted cost (range)",
+           "Cost of idle cores and memory, and of what busy executors did not use, in the time range.",
+           "short", f"sum(max by ({APP}, cause) (increase(sparkprobe_wasted_cost_total{{{SEL}}}[$__range])))",
+           decimals=2, thresholds=[(None, "green"), (1, "orange")])
+    d.stat("Driver memory given", "Heap (and, in cluster mode, overhead) of the selected apps' drivers.", "bytes",
+           f'sum (max by ({APP}) (sparkprobe_driver_memory_requested_bytes{{{SEL}, area="container"}}))')
+    d.timeseries("Per executor: memory given vs peak", (
+        "Per app: the container of one executor (given, summed over the active ones / their count) "
+        "against the largest peak of its executors by area: jvm_heap, process_rss (the JVM's resident "
+        "memory, with spark.executor.processTreeMetrics.enabled), python_rss (its Python workers). "
+        "An area never measured has no line. See docs/figures.md, Memory."),
+                 "bytes",
+                 [(f"max by ({APP}) ({given}) / on ({APP}) (max by ({APP}) (sparkprobe_executors_active{{{SEL}}}) > 0)",
+                   f"{LEGEND_APP} given"),
+                  (f"max by ({APP}, area) "
+                   f'(sparkprobe_memory_peak_bytes{{{SEL}, area=~"jvm_heap|process_rss|python_rss"}})',
+                   f"{LEGEND_APP} {{{{area}}}} peak")])
+    d.timeseries("Executor memory requested by area", (
+        "Memory of the active executors of the selected apps by area: heap, overhead, off-heap, "
+        "PySpark (stacked: their sum is the containers on YARN and Kubernetes)."),
+                 "bytes",
+                 [(f"sum by (area) (max by ({APP}, area) "
+                   f'(sparkprobe_memory_requested_bytes{{{SEL}, area!="container"}}))',
+                   "{{area}}")], stack=True)
+    d.timeseries("Idle memory by cause", (
+        "Memory of executors running no task, on average over 5 minutes, by the idle cause of the core "
+        "ledger (cache_held, shuffle_held, min_executors, driver_busy, unneeded), and the memory busy "
+        "executors held but did not use."),
+                 "bytes",
+                 [(f"sum by (cause) (app_cause:sparkprobe_idle_memory:rate5m{{{SEL}}})", "{{cause}}"),
+                  (f"sum(app:sparkprobe_unused_memory:rate5m{{{SEL}}})", "unused while busy")], stack=True)
+    d.timeseries("Cost per hour", (
+        "Cost of the selected apps per hour, at the prices given to the agent (--price-core-hour, "
+        "--price-gib-hour) or set by the app (spark.sparkprobe.price.*): total and wasted by cause. "
+        "Empty without prices."),
+                 "short",
+                 [(f"sum(app:sparkprobe_cost:rate5m{{{SEL}}}) * 3600", "cost"),
+                  (f"sum by (cause) (app_cause:sparkprobe_wasted_cost:rate5m{{{SEL}}}) * 3600", "wasted: {{cause}}")],
+                 decimals=2)
 
 
 def cache() -> Board:

@@ -133,8 +133,8 @@ def a_state() -> AppState:
     return state
 
 
-#: Objects whose keys are data, not schema: advice settings and policy confs (Spark keys) and evidence
-#: (per advice kind, docs/advice.md).
+#: Objects whose keys are data, not schema: advice settings, advice and policy confs (Spark keys) and
+#: evidence (per advice kind, docs/advice.md).
 FREE_FORM = {"settings", "evidence", "conf"}
 
 

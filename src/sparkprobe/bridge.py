@@ -151,8 +151,12 @@ def _install_callsites(spark: Any) -> None:
                 _callsite_patches.append((cls, name, method))
 
 
-def _start(metrics: str | None, idle_threshold_s: float | None, token: str, pushgateway: str | None) -> Probe:
-    settings = AgentSettings(listen="127.0.0.1:0", metrics=metrics, token=token, pushgateway=pushgateway)
+def _start(
+    metrics: str | None, idle_threshold_s: float | None, token: str, pushgateway: str | None,
+    prices: tuple[float | None, float | None] = (None, None),
+) -> Probe:
+    settings = AgentSettings(listen="127.0.0.1:0", metrics=metrics, token=token, pushgateway=pushgateway,
+                             price_core_hour=prices[0], price_gib_hour=prices[1])
     if idle_threshold_s is not None:
         settings = replace(settings, idle_threshold_s=idle_threshold_s)
     return Probe(AgentService(settings).start())
@@ -177,6 +181,7 @@ def _load_listener_class(sc: Any) -> Any:
 def attach(
     spark: Any, metrics: str | None = "127.0.0.1:0", *, idle_threshold_s: float | None = None,
     callsites: bool = True, pushgateway: str | None = None,
+    price_core_hour: float | None = None, price_gib_hour: float | None = None,
 ) -> Probe:
     """Profile a running PySpark session that was started with no sparkprobe settings.
 
@@ -185,13 +190,15 @@ def attach(
     serves /metrics on ``metrics`` (``None``: no server; port 0: a free port). ``callsites``
     names DataFrame jobs after the user's Python line (see ``_DF_ACTIONS``). ``pushgateway``
     (a URL) receives the app's final figures when it ends (its push counters are on /metrics).
-    ``idle_threshold_s`` overrides the agent's idle-finding threshold.
+    ``idle_threshold_s`` overrides the agent's idle-finding threshold. ``price_core_hour`` and
+    ``price_gib_hour`` price the app where it sets no ``spark.sparkprobe.price.*`` (the agent's
+    ``--price-*``: docs/figures.md, "Cost").
     Raises :class:`~sparkprobe.service.ServiceError` when /metrics cannot be served there.
     """
     sc = spark.sparkContext
     jsc = sc._jsc.sc()
     token = secrets.token_hex(16)
-    probe = _start(metrics, idle_threshold_s, token, pushgateway)
+    probe = _start(metrics, idle_threshold_s, token, pushgateway, (price_core_hour, price_gib_hour))
     try:
         conf = jsc.conf().clone()
         conf.set("spark.sparkprobe.endpoint", probe.endpoint)
@@ -219,6 +226,7 @@ def attach(
 def configure(
     builder: Any, metrics: str | None = "127.0.0.1:0", *, idle_threshold_s: float | None = None,
     callsites: bool = True, pushgateway: str | None = None,
+    price_core_hour: float | None = None, price_gib_hour: float | None = None,
 ) -> Probe:
     """Set a ``SparkSession.builder`` up so the session it builds is profiled from its start.
 
@@ -226,10 +234,11 @@ def configure(
     ``spark.extraListeners``, and the in-process agent's endpoint and token. Call before
     ``getOrCreate()``; the returned probe reports the app once it runs. ``callsites`` names
     DataFrame jobs after the user's Python line, from the first DataFrame action on.
-    ``pushgateway`` (a URL) receives the app's final figures when it ends.
+    ``pushgateway`` (a URL) receives the app's final figures when it ends; the prices as for
+    :func:`attach`.
     """
     token = secrets.token_hex(16)
-    probe = _start(metrics, idle_threshold_s, token, pushgateway)
+    probe = _start(metrics, idle_threshold_s, token, pushgateway, (price_core_hour, price_gib_hour))
     options = getattr(builder, "_options", {})
     confs = listener_confs(
         probe.endpoint,

@@ -14,9 +14,9 @@ from collections.abc import Sequence
 from sparkprobe._jar import JarMissing, jar_path
 from sparkprobe._logging import configure_logging, get_logger
 from sparkprobe._version import __version__
-from sparkprobe.service import DEFAULTS, AgentService, AgentSettings, ServiceError
+from sparkprobe.service import DEFAULTS, AgentService, AgentSettings, ServiceError, price_value
 
-__all__ = ["main"]
+__all__ = ["add_price_arguments", "main"]
 
 
 def _cmd_jar(_: argparse.Namespace) -> int:
@@ -42,6 +42,8 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         pushgateway=args.pushgateway,
         pushgateway_job=args.pushgateway_job,
         pushgateway_per_run=args.pushgateway_per_run,
+        price_core_hour=args.price_core_hour,
+        price_gib_hour=args.price_gib_hour,
     )
     service = AgentService(settings)
     try:
@@ -109,6 +111,25 @@ class _WhatIfNext(argparse.Action):
         namespace.policies = groups
 
 
+def _price(text: str) -> float:
+    try:
+        return price_value(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_price_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--price-core-hour`` and ``--price-gib-hour`` (agent, analyze, submit: docs/configuration.md)."""
+    parser.add_argument(
+        "--price-core-hour", type=_price, default=None, metavar="PRICE",
+        help="price of one core-hour, for apps that set no spark.sparkprobe.price.coreHour (no money figure without)",
+    )
+    parser.add_argument(
+        "--price-gib-hour", type=_price, default=None, metavar="PRICE",
+        help="price of one GiB-hour of executor memory, for apps that set no spark.sparkprobe.price.gibHour",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (public for docs and tests)."""
     parser = argparse.ArgumentParser(
@@ -160,6 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--metrics-tls-key", default=None, metavar="PEM", help="the private key of --metrics-tls-cert")
     p.add_argument("--log-json", action="store_true", default=None, help="JSON log lines even on a terminal")
+    add_price_arguments(p)
     p.set_defaults(func=_cmd_agent)
 
     p = sub.add_parser("analyze", help="analyze Spark event logs offline")
@@ -178,6 +200,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--wall-bound", type=float, default=10.0, metavar="PCT",
         help="the advisor recommends the cheapest policy predicted at most PCT %% slower than the run (10)",
     )
+    add_price_arguments(p)
     p.set_defaults(func=_cmd_analyze, policies=None)
 
     p = sub.add_parser("demo", help="run a real local-cluster Spark job under dynamic allocation, profiled live")

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 __all__ = [
     "CONF_KEYS",
     "EVENT_TYPES",
+    "EXECUTOR_METRIC_NAMES",
     "AppEnd",
     "AppStart",
     "BlockManagerAdded",
@@ -89,6 +90,37 @@ CONF_KEYS: tuple[str, ...] = (
     "spark.sparkprobe.idleThreshold",
     "spark.sparkprobe.price.coreHour",
     "spark.sparkprobe.price.gibHour",
+)
+
+
+#: Spark's ``ExecutorMetricType`` names an :class:`ExecutorMetrics` record carries (Spark 3.0+; the
+#: GC ones 3.1+): the memory areas, the process-tree sizes (non-zero only with
+#: ``spark.executor.processTreeMetrics.enabled``) and the GC counts and times. Any other name a
+#: source meets is left out, so the records and the analyzer's peaks stay bounded.
+EXECUTOR_METRIC_NAMES: tuple[str, ...] = (
+    "JVMHeapMemory",
+    "JVMOffHeapMemory",
+    "OnHeapExecutionMemory",
+    "OffHeapExecutionMemory",
+    "OnHeapStorageMemory",
+    "OffHeapStorageMemory",
+    "OnHeapUnifiedMemory",
+    "OffHeapUnifiedMemory",
+    "DirectPoolMemory",
+    "MappedPoolMemory",
+    "ProcessTreeJVMVMemory",
+    "ProcessTreeJVMRSSMemory",
+    "ProcessTreePythonVMemory",
+    "ProcessTreePythonRSSMemory",
+    "ProcessTreeOtherVMemory",
+    "ProcessTreeOtherRSSMemory",
+    "MinorGCCount",
+    "MinorGCTime",
+    "MajorGCCount",
+    "MajorGCTime",
+    "TotalGCTime",
+    "ConcurrentGCCount",
+    "ConcurrentGCTime",
 )
 
 

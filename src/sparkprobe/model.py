@@ -25,7 +25,9 @@ __all__ = [
     "BadLineSample",
     "CacheFigures",
     "CoreFigures",
+    "CostFigures",
     "DetailValue",
+    "DriverMemory",
     "ExecutorReport",
     "Finding",
     "FindingKind",
@@ -34,16 +36,21 @@ __all__ = [
     "ListenerFigures",
     "Loss",
     "LostRdd",
+    "MemoryFigures",
+    "MemoryRemoval",
+    "PeakArea",
     "PolicyFigures",
     "PolicyRow",
     "RddReport",
     "RemovalCause",
+    "RequestArea",
     "SourceInfo",
     "TaskFigures",
     "TaskStatus",
     "TimelineReport",
     "Transport",
     "UncachedReuse",
+    "WasteCause",
     "WhatIf",
     "WhatIfRow",
 ]
@@ -103,6 +110,14 @@ class AdviceKind(str, Enum):
     KEEP_STATIC_FOR_BURSTS = "keep_static_for_bursts"
     #: The cheapest policy of the advisor's grid within the wall-time bound (docs/advice.md).
     ALLOCATION_POLICY = "allocation_policy"
+    #: Memory (docs/advice.md, "Memory"): one per Spark key, up or down.
+    EXECUTOR_MEMORY = "executor_memory"
+    EXECUTOR_MEMORY_OVERHEAD = "executor_memory_overhead"
+    OFFHEAP_SIZE = "offheap_size"
+    PYSPARK_MEMORY = "pyspark_memory"
+    DRIVER_MEMORY = "driver_memory"
+    #: The memory evidence is too thin to advise on: what to turn on.
+    MEMORY_EVIDENCE = "memory_evidence"
 
 
 class IncompleteReason(str, Enum):
@@ -116,6 +131,41 @@ class IncompleteReason(str, Enum):
     CLOSED_BY_TIMEOUT = "closed_by_timeout"
     #: The event log has no ``ApplicationEnd`` (still running, crashed, or a Databricks log).
     NO_APPLICATION_END = "no_application_end"
+
+
+class RequestArea(str, Enum):
+    """What an executor (or the driver) was given, by area (docs/figures.md, "Memory")."""
+
+    HEAP = "heap"
+    OVERHEAD = "overhead"
+    OFFHEAP = "offheap"
+    PYSPARK = "pyspark"
+    #: What the cluster manager reserves for it (YARN container, Kubernetes pod limit, Worker memory).
+    CONTAINER = "container"
+
+
+class PeakArea(str, Enum):
+    """Where memory was used, from Spark's executor metrics peaks (docs/figures.md, "Memory")."""
+
+    JVM_HEAP = "jvm_heap"
+    JVM_OFFHEAP = "jvm_offheap"
+    EXECUTION = "execution"
+    STORAGE = "storage"
+    PROCESS_RSS = "process_rss"
+    PYTHON_RSS = "python_rss"
+    OTHER_RSS = "other_rss"
+
+
+class WasteCause(str, Enum):
+    """What wasted cost is charged to: the idle causes, and what busy executors held but did not use."""
+
+    CACHE_HELD = "cache_held"
+    SHUFFLE_HELD = "shuffle_held"
+    MIN_EXECUTORS = "min_executors"
+    DRIVER_BUSY = "driver_busy"
+    UNNEEDED = "unneeded"
+    #: Cores free and memory unused while the executor ran tasks (docs/figures.md, "Cost").
+    UNUSED_WHILE_BUSY = "unused_while_busy"
 
 
 #: A finding's kind-specific detail value.
@@ -144,6 +194,14 @@ class ExecutorReport:
     removed_cause: RemovalCause | None
     running_tasks: int
     cached_blocks: int
+    #: What it was given (bytes by area, docs/figures.md "Memory"); empty in a headline report.
+    requested_memory: Mapping[RequestArea, int] = field(default_factory=dict)
+    #: Its peaks as Spark names them (``JVMHeapMemory``...: the REST API's ``peakMemoryMetrics``).
+    peak_memory: Mapping[str, int] = field(default_factory=dict)
+    #: Its peaks by area; None where not measured.
+    peak_memory_by_area: Mapping[PeakArea, int | None] = field(default_factory=dict)
+    #: Its resource profile (0: the default one).
+    profile_id: int = 0
 
     def to_json(self) -> dict[str, Any]:
         """The executor's entry in the report's ``executors`` object (keyed by ``exec_id`` there)."""
@@ -161,6 +219,10 @@ class ExecutorReport:
             "removed_cause": self.removed_cause.value if self.removed_cause is not None else "",
             "running_tasks": self.running_tasks,
             "cached_blocks": self.cached_blocks,
+            "requested_memory": _enum_map(self.requested_memory),
+            "peak_memory": dict(self.peak_memory),
+            "peak_memory_by_area": _enum_map(self.peak_memory_by_area),
+            "profile_id": self.profile_id,
         }
 
 
@@ -176,6 +238,9 @@ class CoreFigures:
     idle_by_cause: Mapping[IdleCause, float]
     #: Cores of the executors alive now (0 once the app ended).
     cores_active: int
+    #: Idle core-seconds by cause (each idle executor-second x the executor's cores); the rest of
+    #: ``idle_core_seconds`` is cores left free while the executor ran tasks.
+    idle_core_seconds_by_cause: Mapping[IdleCause, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,8 +419,15 @@ class Advice:
     message: str
     evidence: Mapping[str, float]
     saving_core_hours: float
+    #: Spark key → suggested value (the keys of ``settings`` when empty: the core advice's).
     conf: Mapping[str, str] = field(default_factory=dict)
+    #: What the policy simulator predicts under ``conf`` (allocation advice it could replay).
     predicted: PolicyFigures | None = None
+    #: The estimated saving: ``core_hours``, ``gib_hours`` (negative: the advice costs more, as
+    #: raising memory after an out-of-memory loss does) and, with prices, ``cost``.
+    saving: Mapping[str, float] = field(default_factory=dict)
+    #: How likely the change is to hurt the job: ``low``, ``medium``, ``high`` (memory advice).
+    risk: str = ""
 
     def to_json(self) -> dict[str, Any]:
         """The advice as in the report's ``advice``."""
@@ -365,8 +437,10 @@ class Advice:
             "message": self.message,
             "evidence": dict(self.evidence),
             "saving_core_hours": self.saving_core_hours,
-            "conf": dict(self.conf),
+            "conf": dict(self.conf or self.settings),
             "predicted": self.predicted.to_json() if self.predicted is not None else None,
+            "saving": dict(self.saving) if self.saving else {"core_hours": self.saving_core_hours},
+            "risk": self.risk,
         }
 
 
@@ -514,6 +588,113 @@ class SourceInfo:
 
 
 @dataclass(frozen=True, slots=True)
+class MemoryRemoval:
+    """An executor removed for memory, and which area ran out (docs/figures.md, "Memory")."""
+
+    exec_id: str
+    time_ms: int
+    #: ``heap`` (OutOfMemoryError, exit 52), ``offheap`` (direct buffers), ``jvm_offheap``
+    #: (metaspace), ``container`` (the cluster manager's limit: YARN, Kubernetes ``OOMKilled``).
+    area: str
+    reason: str
+
+    def to_json(self) -> dict[str, Any]:
+        """The removal as in ``memory.memory_removals``."""
+        return {"exec_id": self.exec_id, "time_ms": self.time_ms, "area": self.area, "reason": self.reason}
+
+
+@dataclass(frozen=True, slots=True)
+class DriverMemory:
+    """The driver's memory: what it was given and its peaks (from its own heartbeats)."""
+
+    requested: Mapping[RequestArea, int]
+    peak: Mapping[PeakArea, int | None]
+    #: As Spark names them; empty when the driver's metrics were not seen.
+    peak_metrics: Mapping[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class MemoryFigures:
+    """The app's memory ledger (docs/figures.md, "Memory"); bytes and byte-seconds.
+
+    ``available`` is False when no executor reported its memory (the log predates Spark 3.0, or
+    its executors never sent a peak): the peaks are then None and ``unused_busy_byte_seconds`` is
+    None, never a zero that would read as "nothing used".
+    """
+
+    available: bool
+    cluster_manager: str
+    #: What one executor of the default resource profile is given.
+    requested: Mapping[RequestArea, int]
+    #: Summed over the executors alive now (0 once the app ended).
+    requested_active: Mapping[RequestArea, int]
+    #: The largest of the executors' peaks, per area; None where no executor measured it.
+    peak: Mapping[PeakArea, int | None]
+    allocated_byte_seconds: float
+    idle_byte_seconds: float
+    idle_by_cause_byte_seconds: Mapping[IdleCause, float]
+    #: (container - peak footprint) x time running tasks, over the measured executors.
+    unused_busy_byte_seconds: float | None
+    memory_removals: tuple[MemoryRemoval, ...]
+    driver: DriverMemory
+    executors_measured: int
+    #: Executors that ran a task (the ones a peak can be expected of).
+    executors_busy: int
+    #: Some executor reported process-tree RSS (``spark.executor.processTreeMetrics.enabled``).
+    process_tree: bool
+    #: Why a figure is missing or thin, in words.
+    notes: tuple[str, ...]
+
+    def to_json(self) -> dict[str, Any]:
+        """The app's ``memory`` object."""
+        return {
+            "available": self.available,
+            "cluster_manager": self.cluster_manager,
+            "requested": _enum_map(self.requested),
+            "requested_active": _enum_map(self.requested_active),
+            "peak": _enum_map(self.peak),
+            "allocated_byte_seconds": self.allocated_byte_seconds,
+            "idle_byte_seconds": self.idle_byte_seconds,
+            "idle_by_cause_byte_seconds": _enum_map(self.idle_by_cause_byte_seconds),
+            "unused_busy_byte_seconds": self.unused_busy_byte_seconds,
+            "memory_removals": [r.to_json() for r in self.memory_removals],
+            "driver": {
+                "requested": _enum_map(self.driver.requested),
+                "peak": _enum_map(self.driver.peak),
+                "peak_memory": dict(self.driver.peak_metrics),
+            },
+            "executors_measured": self.executors_measured,
+            "executors_busy": self.executors_busy,
+            "process_tree": self.process_tree,
+            "notes": list(self.notes),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CostFigures:
+    """Money: the ledgers x the user's prices (docs/figures.md, "Cost"). Never made without a price."""
+
+    price_core_hour: float | None
+    price_gib_hour: float | None
+    #: ``cores`` and ``memory`` (only the resources with a price).
+    by_resource: Mapping[str, float]
+    total: float
+    wasted_by_cause: Mapping[WasteCause, float]
+    wasted: float
+
+    def to_json(self) -> dict[str, Any]:
+        """The app's ``cost`` object."""
+        return {
+            "price_core_hour": self.price_core_hour,
+            "price_gib_hour": self.price_gib_hour,
+            "by_resource": dict(self.by_resource),
+            "total": self.total,
+            "wasted_by_cause": _enum_map(self.wasted_by_cause),
+            "wasted": self.wasted,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class AppReport:
     """Everything sparkprobe reports about one application (docs/report-schema.md, "App").
 
@@ -566,6 +747,10 @@ class AppReport:
     policy_whatif: tuple[PolicyRow, ...] = ()
     #: Why there is no policy what-if ("" when there is one, or when the report has no detail).
     policy_whatif_unavailable: str = ""
+    #: The memory ledger (headline reports too: /metrics shows it).
+    memory: MemoryFigures | None = None
+    #: Only when the user gave a price (``--price-core-hour``, ``spark.sparkprobe.price.*``).
+    cost: CostFigures | None = None
 
     @property
     def running(self) -> bool:
@@ -664,6 +849,8 @@ class AppReport:
             "over_limit": dict(self.over_limit),
             "executors": {e.exec_id: e.to_json() for e in self.executors},
             "timeline": self.timeline.to_json() if self.timeline is not None else {},
+            "memory": self.memory.to_json() if self.memory is not None else {},
+            "cost": self.cost.to_json() if self.cost is not None else None,
         }
         if k.blocks_estimated is not None:
             out["cached_blocks_estimated"] = k.blocks_estimated

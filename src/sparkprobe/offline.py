@@ -98,9 +98,11 @@ def run_analyze(args: argparse.Namespace) -> int:
     failed = 0
     for i, source in enumerate(sources, 1):
         progress.update(i, source.name, 0, force=True)
+        limits = Limits(price_core_hour=getattr(args, "price_core_hour", None),
+                        price_gib_hour=getattr(args, "price_gib_hour", None))
         try:
             apps.append(analyze_source(
-                source, progress=functools.partial(progress.update, i, source.name),
+                source, limits, progress=functools.partial(progress.update, i, source.name),
                 policies=policies, wall_bound=wall_bound,
             ))
         except UnsupportedCodec as exc:

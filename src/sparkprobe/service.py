@@ -20,7 +20,7 @@ from sparkprobe.outputs.exposition import MetricsServer
 from sparkprobe.outputs.prometheus import make_registry
 from sparkprobe.outputs.pushgateway import DEFAULT_JOB, PushgatewayExporter
 
-__all__ = ["DEFAULTS", "AgentService", "AgentSettings", "ServiceError"]
+__all__ = ["DEFAULTS", "AgentService", "AgentSettings", "ServiceError", "price_value"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +56,10 @@ class AgentSettings:
     pushgateway_per_run: bool = False
     #: Log each finding as a structlog line (``submit`` prints them itself).
     log_findings: bool = True
+    #: Prices per core-hour and per GiB-hour of executor memory for apps that set none
+    #: (``spark.sparkprobe.price.*``); None: no money figure (docs/figures.md, "Cost").
+    price_core_hour: float | None = None
+    price_gib_hour: float | None = None
 
 
 #: The defaults, for the command line's ``--help``.
@@ -131,7 +135,9 @@ class AgentService:
             token=s.token,
             retention_s=s.retention_s,
             app_timeout_s=s.app_timeout_s,
-            limits=Limits(idle_threshold_s=s.idle_threshold_s),
+            limits=Limits(
+                idle_threshold_s=s.idle_threshold_s, price_core_hour=s.price_core_hour, price_gib_hour=s.price_gib_hour
+            ),
             max_apps=s.max_apps,
             max_line_bytes=s.max_line_bytes,
             on_app_end=self._app_ended,
@@ -201,6 +207,14 @@ class AgentService:
     def __exit__(self, *exc: object) -> None:
         """Stop on leaving it."""
         self.stop()
+
+
+def price_value(text: str) -> float:
+    """A ``--price-*`` flag's value: a finite number >= 0 (``0.045``); ValueError otherwise."""
+    value = float(text)
+    if not value >= 0 or value == float("inf"):
+        raise ValueError(f"not a price: {text!r} (a number >= 0, e.g. 0.045)")
+    return value
 
 
 def setting_names() -> list[str]:

@@ -30,13 +30,14 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import IN_CI, REPO, need_binary
 from sparkprobe.agent import Agent, AppRecord
-from sparkprobe.analysis.state import AppState
+from sparkprobe.analysis.state import AppState, Limits
 from sparkprobe.events import (
     AppStart,
     BlockManagerAdded,
     BlockUpdated,
     Conf,
     ExecutorAdded,
+    ExecutorMetrics,
     ExecutorRemoved,
     ListenerStats,
     TaskEnd,
@@ -245,8 +246,8 @@ def metric_names(expr: str) -> set[str]:
 
 @pytest.fixture(scope="module")
 def exposed() -> set[str]:
-    """Every sample name a real agent exposes (with a cache loss and a finding), and what it pushes."""
-    agent = Agent()
+    """Every sample name a real agent exposes (a cache loss, a finding, memory peaks, prices), and what it pushes."""
+    agent = Agent(limits=Limits(price_core_hour=0.05, price_gib_hour=0.005))
     rec = agent.apps["app-1"] = AppRecord(AppState("app-1", agent.limits))
     agent.ingest(
         rec,
@@ -257,6 +258,8 @@ def exposed() -> set[str]:
             BlockManagerAdded("1", "h", 1_000, 1 << 20),
             TaskStart(1, 0, 0, 0, 0, 0, "1", 2_000),
             TaskEnd(1, 0, 0, 0, 0, 0, "1", 2_000, 3_000, "success"),
+            ExecutorMetrics("1", {"JVMHeapMemory": 1 << 28, "ProcessTreeJVMRSSMemory": 1 << 29}, 0, 0, "task"),
+            ExecutorMetrics("driver", {"JVMHeapMemory": 1 << 28}, -1, -1, "heartbeat"),
             BlockUpdated("rdd_1_0", "1", True, False, False, True, 1, 4096, 0),
             ExecutorRemoved("1", 9_000, "Executor killed by driver."),
             ListenerStats(offered=9, dropped=0, processing_ns=9_000),

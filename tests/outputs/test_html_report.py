@@ -649,7 +649,7 @@ r.setAttribute('data-probe-opacity',getComputedStyle(run).opacity);
 var w=document.querySelector('table.whatif th button.sort');w.click();w.click();
 r.setAttribute('data-probe-whatif',Array.prototype.map.call(
  document.querySelector('table.whatif').tBodies[0].rows,function(t){return t.cells[0].textContent;}).join(','));
-var box=document.querySelectorAll('section.app')[3].querySelector('div.tbl'),
+var box=document.querySelectorAll('section.app')[3].querySelector(':scope > div.tbl'),
  when=box.querySelector('th button.sort');when.click();when.click();
 var bodies=box.querySelectorAll('tbody');
 r.setAttribute('data-probe-losses',bodies[0].rows.length+'|'+bodies[1].rows.length+'|'+

@@ -57,7 +57,13 @@ MAPPED = {
     "SparkListenerStageCompleted": "stage_completed",
     "SparkListenerTaskStart": "task_start",
     "SparkListenerTaskEnd": "task_end",
+    "SparkListenerResourceProfileAdded": "resource_profile_added",
+    # Memory peaks (and a TaskEnd's "Task Executor Metrics"): counted by metrics_records below.
+    "SparkListenerStageExecutorMetrics": "executor_metrics",
+    "SparkListenerExecutorMetricsUpdate": "executor_metrics",
 }
+#: Kinds whose lines give only executor_metrics records, one per non-zero set of peaks.
+METRICS_ONLY = {"SparkListenerStageExecutorMetrics", "SparkListenerExecutorMetricsUpdate"}
 EVENT_NAME = re.compile(rb'^\{"Event":"([^"]*)"')
 
 # shared/eventlogs/README.md, "public/: event counts": lines, AppStart, AppEnd, ExecAdd, ExecRem, BMRem,
@@ -162,6 +168,26 @@ def independent_bytes(path: Path, member: str | None) -> bytes:
     return data
 
 
+def _positive(metrics: Any) -> bool:
+    return isinstance(metrics, dict) and any(
+        type(v) is int and v > 0 for k, v in metrics.items() if k in ev.EXECUTOR_METRIC_NAMES
+    )
+
+
+def metrics_records(event: str, obj: dict[str, Any]) -> int:
+    """executor_metrics records a line gives: a TaskEnd's, a stage's, each stage of a heartbeat (non-zero only)."""
+    if event == "SparkListenerTaskEnd":
+        return int(_positive(obj.get("Task Executor Metrics")))
+    if event == "SparkListenerStageExecutorMetrics":
+        return int(_positive(obj.get("Executor Metrics")))
+    if event == "SparkListenerExecutorMetricsUpdate":
+        updates = obj.get("Executor Metrics Updated")
+        if isinstance(updates, dict):
+            return int(_positive(updates))
+        return sum(_positive(u.get("Executor Metrics")) for u in updates or [])
+    return 0
+
+
 def independent_count(source: LogSource) -> tuple[Counter[str], int, int]:
     """Records per kind, non-blank lines and bad lines, counted without sparkprobe's reader."""
     counts: Counter[str] = Counter()
@@ -172,13 +198,17 @@ def independent_count(source: LogSource) -> tuple[Counter[str], int, int]:
                 continue
             lines += 1
             m = EVENT_NAME.match(line)
-            kind = MAPPED.get(m.group(1).decode()) if m else None
+            event = m.group(1).decode() if m else ""
+            kind = MAPPED.get(event)
             if kind is None:
                 continue
             try:
-                json.loads(line)
+                obj = json.loads(line)
             except ValueError:
                 bad += 1
+                continue
+            counts["executor_metrics"] += metrics_records(event, obj)
+            if event in METRICS_ONLY:
                 continue
             if kind == "block_updated" and b'"Block ID":"rdd_' not in line:
                 continue
@@ -232,6 +262,7 @@ def test_counts_equal_an_independent_count(all_sources: list[LogSource], read_al
         name = source.name.split(":")[0]
         evs, stats = read_all[name]
         expected, lines, bad = independent_count(source)
+        expected = +expected  # drop kinds counted 0
         assert Counter(stats.by_kind) == expected, name
         assert Counter(_kind(e) for e in evs) == expected, name
         assert (stats.lines, stats.bad_lines, stats.blank_lines) == (lines, bad, 0), name
@@ -596,7 +627,7 @@ def test_ignored_kinds_are_not_parsed(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_strict_mode_counts_garbage_in_ignored_kinds(tmp_path: Path) -> None:
     path = tmp_path / "app"
-    path.write_bytes(PLAIN_LOG.read_bytes() + b'{"Event":"SparkListenerResourceProfileAdded", oops\n')
+    path.write_bytes(PLAIN_LOG.read_bytes() + b'{"Event":"SparkListenerEnvironmentUpdateX", oops\n')
     lax, strict = LogReader(path), LogReader(path, strict=True)
     assert list(lax.events()) == list(strict.events())
     assert (lax.stats.bad_lines, strict.stats.bad_lines) == (0, 1)

@@ -71,11 +71,16 @@ WORKER_HOSTS = ("127.0.0.2", "127.0.0.3")
 
 # ---------------------------------------------------------------------------------------- helpers
 def event_log_conf(events_dir: Path) -> dict[str, str]:
-    """A plain single-file event log in ``events_dir``, block updates included."""
+    """A plain single-file event log in ``events_dir``, block updates and memory peaks included.
+
+    Without ``logStageExecutorMetrics`` the log would keep only the tasks' memory peaks, not the
+    heartbeats' the listener sees: live and offline memory figures could not be equal.
+    """
     return {
         **PLAIN_EVENT_LOG,
         "spark.eventLog.dir": str(events_dir),
         "spark.eventLog.logBlockUpdates.enabled": "true",
+        "spark.eventLog.logStageExecutorMetrics": "true",
     }
 
 
@@ -287,6 +292,18 @@ def test_executor_oom_keeps_figures_exact(executor_oom_jar: Path, tmp_path: Path
     assert offline["executors"][dead]["removed_reason"] == removed[0]["Removed Reason"]
     assert offline["tasks"]["failed"] >= 1
     check_figures(live, offline, events, log)
+    # The area that ran out is named; the advice raises the heap and lowers nothing (issue 15).
+    assert offline["memory"]["memory_removals"] == [{
+        "exec_id": dead, "time_ms": removed[0]["Timestamp"], "area": "heap", "reason": removed[0]["Removed Reason"],
+    }]
+    memory_kinds = {"executor_memory", "executor_memory_overhead", "offheap_size", "pyspark_memory", "driver_memory"}
+    (heap,) = [a for a in offline["advice"] if a["kind"] in memory_kinds]
+    assert heap["kind"] == "executor_memory" and heap["risk"] == "low"
+    assert heap["conf"] == {"spark.executor.memory": "768m"}  # 1.5 x the 512m it had
+    assert heap["saving"]["gib_hours"] < 0
+    # No price was given: no money figure anywhere, in the report or on /metrics.
+    assert offline["cost"] is None and all("cost" not in a["saving"] for a in offline["advice"])
+    assert not [name for name, _ in live if name in ("sparkprobe_cost_total", "sparkprobe_wasted_cost_total")]
 
 
 # ------------------------------------------------------------- 2. speculative tasks on a standalone cluster

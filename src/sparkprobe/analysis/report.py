@@ -12,7 +12,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import replace
 
 from sparkprobe.analysis.advice import PolicyContext, advise, recommended_row
+from sparkprobe.analysis.cost import cost_figures, price_advice
+from sparkprobe.analysis.memory import memory_figures
+from sparkprobe.analysis.memory_advice import advise_memory
 from sparkprobe.analysis.policy import DEFAULT_WALL_BOUND
+from sparkprobe.analysis.settings import PRICE_CORE_HOUR_KEY, PRICE_GIB_HOUR_KEY, price
 from sparkprobe.analysis.state import AppState
 from sparkprobe.analysis.whatif import policy_whatif, what_if
 from sparkprobe.model import (
@@ -57,6 +61,7 @@ def build_report(
     app_running = state.end_ms is None
     allocated_ms = busy_ms = idle_ms = 0
     idle_by_cause_ms = dict.fromkeys(IdleCause, 0)
+    idle_core_ms_by_cause = dict.fromkeys(IdleCause, 0)
     active = idle_now = cores_active = 0
     idle_max_ms = 0
     executors: list[ExecutorReport] = []
@@ -72,6 +77,7 @@ def build_report(
         idle_ms += ex_idle_ms
         for cause, ms in by_cause.items():
             idle_by_cause_ms[cause] += ms
+            idle_core_ms_by_cause[cause] += ms * ex.cores
         if ex.removed_ms is None and app_running:
             active += 1
             cores_active += ex.cores
@@ -102,7 +108,24 @@ def build_report(
         idle_executor_seconds=idle_ms / 1000,
         idle_by_cause={c: ms / 1000 for c, ms in idle_by_cause_ms.items()},
         cores_active=cores_active,
+        idle_core_seconds_by_cause={c: ms / 1000 for c, ms in idle_core_ms_by_cause.items()},
     )
+    memory, memory_by_executor = memory_figures(state, until)
+    if detail:
+        executors = [
+            replace(
+                e,
+                requested_memory=memory_by_executor[e.exec_id].requested,
+                peak_memory=memory_by_executor[e.exec_id].peak_metrics,
+                peak_memory_by_area=memory_by_executor[e.exec_id].peak,
+                profile_id=state.memory.profile_of.get(e.exec_id, 0),
+            )
+            for e in executors
+        ]
+    core_price, core_note = price(state.conf, PRICE_CORE_HOUR_KEY, state.limits.price_core_hour)
+    gib_price, gib_note = price(state.conf, PRICE_GIB_HOUR_KEY, state.limits.price_gib_hour)
+    if core_note or gib_note:
+        memory = replace(memory, notes=memory.notes + tuple(n for n in (core_note, gib_note) if n))
     storage = state.storage
     if storage.estimating:
         # No block updates in this log: cache figures are the task-based estimate (no sizes).
@@ -168,21 +191,24 @@ def build_report(
         memo = state.policy.memo((state.events, state.end_ms))
         rows, unavailable = policy_whatif(
             recording, policies, measured, recorded_conf=state.conf, spark_version=state.spark_version,
-            price_core_hour=state.settings.price_core_hour, memo=memo,
+            price_core_hour=core_price, memo=memo,
         )
         if rows and rows[0].predicted is not None:
             context = PolicyContext(
                 recording, rows[0].predicted, dict(state.conf), state.spark_version, wall_bound,
-                state.settings.price_core_hour, memo, grid=state.end_ms is not None or source is not None,
+                core_price, memo, grid=state.end_ms is not None or source is not None,
             )
     advice = (
         advise(cores, cache, records, ledger.added, state.dynamic_allocation, state.settings, timeline.idle,
                context, conf=state.conf, spark_version=state.spark_version)
+        + advise_memory(memory, memory_by_executor, records, state.conf, state.spark_version,
+                        state.memory.profiles, _app_seconds(state, until))
         if timeline is not None
         else ()
     )
     if rows:
         rows = _mark_recommended(rows, recommended_row(advice))
+    advice = price_advice(advice, core_price, gib_price)
     replay = what_if(stages.completed_rows, records, state.start_ms, until, state.task_cpus) if detail else None
     return AppReport(
         app_id=state.app_id,
@@ -238,6 +264,8 @@ def build_report(
         source=source,
         policy_whatif=rows,
         policy_whatif_unavailable=unavailable,
+        memory=memory,
+        cost=cost_figures(cores, memory, core_price, gib_price),
     )
 
 
@@ -249,3 +277,9 @@ def _mark_recommended(rows: tuple[PolicyRow, ...], chosen: PolicyRow | None) -> 
         if not row.baseline and dict(row.conf) == dict(chosen.conf):
             return (*rows[:i], replace(row, recommended=True), *rows[i + 1:])
     return (*rows, chosen)
+
+
+def _app_seconds(state: AppState, until: int) -> float:
+    """How long the app (its driver) ran up to ``until``; from its first executor when no start was seen."""
+    start = state.start_ms or min((ex.added_ms for ex in state.executors.by_id.values()), default=until)
+    return max(0, until - start) / 1000

@@ -9,7 +9,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-__all__ = ["DEFAULT_EXECUTOR_IDLE_TIMEOUT_S", "AppSettings", "spark_bool", "spark_int", "spark_seconds"]
+__all__ = [
+    "DEFAULT_EXECUTOR_IDLE_TIMEOUT_S",
+    "PRICE_CORE_HOUR_KEY",
+    "PRICE_GIB_HOUR_KEY",
+    "AppSettings",
+    "MemorySettings",
+    "price",
+    "spark_bool",
+    "spark_bytes",
+    "spark_float",
+    "spark_int",
+    "spark_mib",
+    "spark_seconds",
+]
 
 #: Spark's default ``spark.dynamicAllocation.executorIdleTimeout`` (seconds).
 DEFAULT_EXECUTOR_IDLE_TIMEOUT_S = 60.0
@@ -118,14 +131,221 @@ class AppSettings:
         """``spark.master`` as set (empty when unknown)."""
         return self._conf.get("spark.master", "")
 
+
+# ---------------------------------------------------------------------------------------- memory
+#: Spark's suffixes of a size string (``JavaUtils.byteStringAs``: case-insensitive, integer amounts).
+_SIZE_SUFFIXES = {
+    "b": 1, "k": 1 << 10, "kb": 1 << 10, "m": 1 << 20, "mb": 1 << 20, "g": 1 << 30, "gb": 1 << 30,
+    "t": 1 << 40, "tb": 1 << 40, "p": 1 << 50, "pb": 1 << 50,
+}
+_MIB = 1 << 20
+
+
+def spark_bytes(value: str | None, default_unit: int) -> int | None:
+    """A Spark size string in bytes (``512m``, ``28g``; a bare number is in ``default_unit`` bytes).
+
+    Spark accepts integer amounts only (``1.5g`` is refused); anything it would refuse is None.
+    """
+    if value is None:
+        return None
+    text = value.strip().lower()
+    digits = len(text) - len(text.lstrip("0123456789"))
+    number, suffix = text[:digits], text[digits:].strip()
+    if not number:
+        return None
+    if not suffix:
+        return int(number) * default_unit
+    factor = _SIZE_SUFFIXES.get(suffix)
+    return int(number) * factor if factor is not None else None
+
+
+def spark_mib(value: str | None) -> int | None:
+    """A Spark size whose bare numbers mean MiB (``spark.executor.memory``...), in whole MiB (floor)."""
+    size = spark_bytes(value, _MIB)
+    return None if size is None else size // _MIB
+
+
+def spark_float(value: str | None) -> float | None:
+    """A Spark double property; None when unset or not a number."""
+    if value is None:
+        return None
+    try:
+        number = float(value.strip())
+    except ValueError:
+        return None
+    return number if number == number and number not in (float("inf"), float("-inf")) else None
+
+
+def _major(spark_version: str) -> int:
+    head = spark_version.split(".", 1)[0]
+    return int(head) if head.isdigit() else 0
+
+
+class MemorySettings:
+    """The memory keys of one app, typed with Spark's defaults (docs/figures.md, "Memory").
+
+    Every size is in MiB, as Spark's own resource code counts them. ``spark_version`` decides what
+    Spark reads: ``spark.executor.minMemoryOverhead`` and ``spark.driver.minMemoryOverhead`` exist
+    from Spark 4.0 on (3.x uses a fixed 384 MiB).
+    """
+
+    def __init__(self, conf: Mapping[str, str], spark_version: str) -> None:
+        """``conf``: the app's forwarded properties; ``spark_version``: as the app reported it."""
+        self._conf = conf
+        self._major = _major(spark_version)
+
+    def _mib(self, *keys: str) -> int | None:
+        for key in keys:  # the first key set wins (Spark's alternative, deprecated names follow)
+            if key in self._conf:
+                return spark_mib(self._conf[key])
+        return None
+
     @property
-    def price_core_hour(self) -> float | None:
-        """``spark.sparkprobe.price.coreHour`` as a number; None when unset or not a number."""
-        value = self._conf.get("spark.sparkprobe.price.coreHour")
-        if value is None:
+    def cluster_manager(self) -> str:
+        """``yarn``, ``kubernetes``, ``standalone`` (also ``local-cluster``), ``local`` or ``unknown``."""
+        master = (self._conf.get("spark.master") or "").strip().lower()
+        if master.startswith("yarn"):
+            return "yarn"
+        if master.startswith("k8s://"):
+            return "kubernetes"
+        if master.startswith(("spark://", "local-cluster")):
+            return "standalone"
+        if master.startswith("local"):
+            return "local"
+        return "unknown"
+
+    @property
+    def cluster_mode(self) -> bool:
+        """``spark.submit.deployMode`` is ``cluster`` (the driver runs in a container of its own)."""
+        return (self._conf.get("spark.submit.deployMode") or "client").strip().lower() == "cluster"
+
+    @property
+    def python_app(self) -> bool | None:
+        """Whether the app runs Python: ``spark.yarn.isPython`` or ``spark.kubernetes.resource.type``.
+
+        None when neither key is known (they are set by ``spark-submit`` on YARN and Kubernetes only).
+        """
+        yarn = spark_bool(self._conf.get("spark.yarn.isPython"))
+        kind = self._conf.get("spark.kubernetes.resource.type")
+        if yarn is None and kind is None:
             return None
-        try:
-            price = float(value.strip())
-        except ValueError:
+        return bool(yarn) or (kind or "").strip().lower() == "python"
+
+    @property
+    def non_jvm_app(self) -> bool:
+        """A Python or R app on Kubernetes (``spark.kubernetes.resource.type``), whose driver gets 0.4."""
+        return (self._conf.get("spark.kubernetes.resource.type") or "").strip().lower() in ("python", "r")
+
+    @property
+    def executor_memory_mib(self) -> int | None:
+        """``spark.executor.memory`` as set (None when unset: Spark's default is 1 GiB)."""
+        return self._mib("spark.executor.memory")
+
+    @property
+    def executor_overhead_mib(self) -> int | None:
+        """``spark.executor.memoryOverhead`` (or ``spark.yarn.executor.memoryOverhead``) as set."""
+        return self._mib("spark.executor.memoryOverhead", "spark.yarn.executor.memoryOverhead")
+
+    @property
+    def executor_overhead_factor(self) -> float:
+        """The factor of the heap the cluster manager adds as overhead when none is set.
+
+        ``spark.executor.memoryOverheadFactor`` (default 0.1); on Kubernetes, when that is unset,
+        ``spark.kubernetes.memoryOverheadFactor`` (default 0.1), as ``BasicExecutorFeatureStep`` does.
+        """
+        factor = spark_float(self._conf.get("spark.executor.memoryOverheadFactor"))
+        if factor is None and self.cluster_manager == "kubernetes":
+            factor = spark_float(self._conf.get("spark.kubernetes.memoryOverheadFactor"))
+        return 0.1 if factor is None else factor
+
+    @property
+    def executor_min_overhead_mib(self) -> int:
+        """``spark.executor.minMemoryOverhead`` on Spark 4+ (default 384 MiB); 384 MiB before."""
+        if self._major >= 4:
+            return self._mib("spark.executor.minMemoryOverhead") or 384
+        return 384
+
+    @property
+    def offheap_mib(self) -> int:
+        """``spark.memory.offHeap.size`` when ``spark.memory.offHeap.enabled``, else 0.
+
+        The size's bare numbers are bytes (Spark's ``bytesConf(BYTE)``), counted in whole MiB as
+        ``Utils.executorOffHeapMemorySizeAsMb`` does.
+        """
+        if not spark_bool(self._conf.get("spark.memory.offHeap.enabled")):
+            return 0
+        size = spark_bytes(self._conf.get("spark.memory.offHeap.size"), 1)
+        return 0 if size is None else size // _MIB
+
+    @property
+    def offheap_enabled(self) -> bool:
+        """``spark.memory.offHeap.enabled``."""
+        return bool(spark_bool(self._conf.get("spark.memory.offHeap.enabled")))
+
+    @property
+    def pyspark_mib(self) -> int | None:
+        """``spark.executor.pyspark.memory`` as set."""
+        return self._mib("spark.executor.pyspark.memory")
+
+    @property
+    def process_tree_metrics(self) -> bool | None:
+        """``spark.executor.processTreeMetrics.enabled`` (default false); None when the conf is unknown."""
+        if not self._conf:
             return None
-        return price if price >= 0 else None
+        return bool(spark_bool(self._conf.get("spark.executor.processTreeMetrics.enabled")))
+
+    @property
+    def driver_memory_mib(self) -> int:
+        """``spark.driver.memory`` (default 1 GiB)."""
+        return self._mib("spark.driver.memory") or 1024
+
+    @property
+    def driver_overhead_mib(self) -> int | None:
+        """``spark.driver.memoryOverhead`` (or ``spark.yarn.driver.memoryOverhead``) as set."""
+        return self._mib("spark.driver.memoryOverhead", "spark.yarn.driver.memoryOverhead")
+
+    @property
+    def driver_overhead_factor(self) -> float:
+        """``spark.driver.memoryOverheadFactor`` (default 0.1).
+
+        On Kubernetes, unset, it is ``spark.kubernetes.memoryOverheadFactor`` if set, else 0.4 for a
+        Python or R driver and 0.1 for a JVM one (``BasicDriverFeatureStep``).
+        """
+        factor = spark_float(self._conf.get("spark.driver.memoryOverheadFactor"))
+        if factor is None and self.cluster_manager == "kubernetes":
+            factor = spark_float(self._conf.get("spark.kubernetes.memoryOverheadFactor"))
+            if factor is None and self.non_jvm_app:
+                factor = 0.4
+        return 0.1 if factor is None else factor
+
+    @property
+    def driver_min_overhead_mib(self) -> int:
+        """``spark.driver.minMemoryOverhead`` on Spark 4+ (default 384 MiB); 384 MiB before."""
+        if self._major >= 4:
+            return self._mib("spark.driver.minMemoryOverhead") or 384
+        return 384
+
+    @property
+    def executor_cores(self) -> int | None:
+        """``spark.executor.cores`` as set."""
+        return spark_int(self._conf.get("spark.executor.cores"))
+
+
+#: The app's own prices (docs/configuration.md): per core-hour and per GiB-hour of executor memory.
+PRICE_CORE_HOUR_KEY = "spark.sparkprobe.price.coreHour"
+PRICE_GIB_HOUR_KEY = "spark.sparkprobe.price.gibHour"
+
+
+def price(conf: Mapping[str, str], name: str, default: float | None) -> tuple[float | None, str]:
+    """The app's price under ``name`` (:data:`PRICE_CORE_HOUR_KEY`...), else ``default``; with a note.
+
+    A value that is not a finite non-negative number is ignored (the note says so) and ``default``
+    (the agent's or ``analyze``'s flag) applies.
+    """
+    raw = conf.get(name)
+    if raw is None:
+        return default, ""
+    value = spark_float(raw)
+    if value is None or value < 0:
+        return default, f"{name}={raw[:40]!r} is not a non-negative number: ignored"
+    return value, ""

@@ -11,6 +11,7 @@ Who owns what (each a module of its own):
 - :class:`~sparkprobe.analysis.tasks.TaskLedger`: running attempts and task sums;
 - :class:`~sparkprobe.analysis.stages.StageLedger`: jobs, stages, stage rows, uncached reuse;
 - :class:`~sparkprobe.analysis.storage.StorageLedger`: the block map, cache loss and rebuilds;
+- :class:`~sparkprobe.analysis.memory.MemoryLedger`: memory peaks, resource profiles;
 - :class:`~sparkprobe.analysis.findings.FindingLog` and :class:`~sparkprobe.analysis.timeline.Timeline`.
 
 This class holds the app's identity and settings, dispatches each event, and orders the ledgers'
@@ -29,6 +30,7 @@ from typing import Any
 from sparkprobe.analysis.causes import classify_removal
 from sparkprobe.analysis.executors import ExecutorLedger
 from sparkprobe.analysis.findings import FindingLog
+from sparkprobe.analysis.memory import MemoryLedger
 from sparkprobe.analysis.policy.recorder import PolicyRecorder
 from sparkprobe.analysis.settings import AppSettings
 from sparkprobe.analysis.stages import StageLedger
@@ -44,10 +46,12 @@ from sparkprobe.events import (
     Conf,
     Event,
     ExecutorAdded,
+    ExecutorMetrics,
     ExecutorRemoved,
     JobEnd,
     JobStart,
     ListenerStats,
+    ResourceProfileAdded,
     StageCompleted,
     StageSubmitted,
     TaskEnd,
@@ -74,6 +78,10 @@ class Limits:
     idle_threshold_s: float = 60.0
     #: An app whose idle share of allocated core-seconds ends at or above this is a finding.
     idle_share: float = 0.5
+    #: Prices for apps that set none (``spark.sparkprobe.price.*``): per core-hour and per GiB-hour
+    #: of executor memory; None makes no money figure (the agent's and analyze's ``--price-*``).
+    price_core_hour: float | None = None
+    price_gib_hour: float | None = None
 
 
 class AppState:
@@ -103,6 +111,7 @@ class AppState:
         self.storage = StorageLedger(self)
         #: What the policy simulator needs of the run (docs/advice.md).
         self.policy = PolicyRecorder(self)
+        self.memory = MemoryLedger(self)
 
         # What the listener told about itself (cumulative) and what we could not track.
         self.listener_offered = 0
@@ -214,6 +223,13 @@ class AppState:
         self._tick(e.time)
         if self.executors.add(e):
             self.policy.executor_added(e.time, e.profile_id)
+            self.memory.executor_added(e)
+
+    def _on_executor_metrics(self, e: ExecutorMetrics) -> None:
+        self.memory.metrics(e)
+
+    def _on_resource_profile_added(self, e: ResourceProfileAdded) -> None:
+        self.memory.profile_added(e)
 
     def _on_executor_removed(self, e: ExecutorRemoved) -> None:
         self._tick(e.time)
@@ -371,4 +387,6 @@ _HANDLERS: dict[type, Callable[[AppState, Any], None]] = {
     TaskStart: AppState._on_task_start,
     TaskEnd: AppState._on_task_end,
     ListenerStats: AppState._on_listener_stats,
+    ExecutorMetrics: AppState._on_executor_metrics,
+    ResourceProfileAdded: AppState._on_resource_profile_added,
 }

@@ -22,7 +22,16 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from sparkprobe.model import AgentHealth, AppReport, IdleCause, RemovalCause, TaskStatus
+from sparkprobe.model import (
+    AgentHealth,
+    AppReport,
+    IdleCause,
+    PeakArea,
+    RemovalCause,
+    RequestArea,
+    TaskStatus,
+    WasteCause,
+)
 
 __all__ = [
     "AgentCollector",
@@ -101,6 +110,43 @@ def app_families(reports: Sequence[AppReport]) -> list[Metric]:
     findings = counter("sparkprobe_findings", "Findings made, by kind.", ["kind"])
     received = counter("sparkprobe_events_received", "Events received from the listener.")
     dropped = counter("sparkprobe_listener_events_dropped", "Events the listener dropped (queue full or send failed).")
+    mem_requested = gauge(
+        "sparkprobe_memory_requested_bytes",
+        "Memory the active executors were given, by area (the container is what the cluster manager reserves).",
+        ["area"],
+    )
+    mem_peak = gauge(
+        "sparkprobe_memory_peak_bytes",
+        "Largest memory peak of the app's executors, by area (only areas that were measured).",
+        ["area"],
+    )
+    driver_requested = gauge(
+        "sparkprobe_driver_memory_requested_bytes", "Memory the driver was given, by area.", ["area"]
+    )
+    driver_peak = gauge(
+        "sparkprobe_driver_memory_peak_bytes", "The driver's memory peak, by area (when it reported one).", ["area"]
+    )
+    mem_allocated = counter(
+        "sparkprobe_allocated_memory_byte_seconds", "Byte-seconds of executor containers (container size x lifetime)."
+    )
+    mem_idle = counter(
+        "sparkprobe_idle_memory_byte_seconds",
+        "Byte-seconds of executor containers while no task ran, by the idle cause of the core ledger.",
+        ["cause"],
+    )
+    mem_unused = counter(
+        "sparkprobe_unused_memory_byte_seconds",
+        "Byte-seconds of executor containers not used while tasks ran (container minus peak footprint).",
+    )
+    cost = counter(
+        "sparkprobe_cost", "Cost of the app's executors at the given prices, by resource (with prices only).",
+        ["resource"],
+    )
+    wasted = counter(
+        "sparkprobe_wasted_cost",
+        "Cost of idle cores and memory, and of cores and memory unused while tasks ran, by cause (with prices only).",
+        ["cause"],
+    )
     processing = SummaryMetricFamily(
         "sparkprobe_listener_processing_seconds",
         "Time the listener spent in its on* methods on Spark's listener bus, per event offered.",
@@ -147,12 +193,34 @@ def app_families(reports: Sequence[AppReport]) -> list[Metric]:
         received.add_metric(app, r.transport.events_received if r.transport is not None else 0)
         dropped.add_metric(app, r.listener.dropped)
         processing.add_metric(app, count_value=r.listener.offered, sum_value=r.listener.processing_seconds)
+        m = r.memory
+        if m is not None:
+            for request in RequestArea:
+                mem_requested.add_metric(app + [request.value], m.requested_active[request])
+                driver_requested.add_metric(app + [request.value], m.driver.requested[request])
+            for area in PeakArea:
+                # A peak not measured has no sample: a 0 would read as "nothing used".
+                if (value := m.peak[area]) is not None:
+                    mem_peak.add_metric(app + [area.value], value)
+                if (value := m.driver.peak[area]) is not None:
+                    driver_peak.add_metric(app + [area.value], value)
+            mem_allocated.add_metric(app, m.allocated_byte_seconds)
+            for cause in IdleCause:
+                mem_idle.add_metric(app + [cause.value], m.idle_by_cause_byte_seconds[cause])
+            if m.unused_busy_byte_seconds is not None:
+                mem_unused.add_metric(app, m.unused_busy_byte_seconds)
+        if r.cost is not None:
+            for resource, money in r.cost.by_resource.items():
+                cost.add_metric(app + [resource], money)
+            for waste in WasteCause:
+                wasted.add_metric(app + [waste.value], r.cost.wasted_by_cause[waste])
 
     return [
         info, running, incomplete, start, active, idle, idle_max, cores, added, removed,
         tasks_running, tasks_finished, task_run, cached_bytes, cached_blocks, lost_blocks,
         lost_bytes, replicas_lost, migrated, recomputed, recompute_s, uncached, allocated, busy, idle_cores,
         idle_by_cause, findings, received, dropped, processing,
+        mem_requested, mem_peak, driver_requested, driver_peak, mem_allocated, mem_idle, mem_unused, cost, wasted,
     ]
 
 

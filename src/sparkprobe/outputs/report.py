@@ -11,7 +11,14 @@ import textwrap
 from collections.abc import Iterable, Mapping
 from typing import TextIO
 
-from sparkprobe.model import REPORT_SCHEMA, AppReport, IncompleteReason, PolicyFigures
+from sparkprobe.model import (
+    REPORT_SCHEMA,
+    AppReport,
+    IncompleteReason,
+    PeakArea,
+    PolicyFigures,
+    RequestArea,
+)
 from sparkprobe.outputs.findings import group_findings
 from sparkprobe.outputs.units import format_bytes
 
@@ -57,6 +64,7 @@ def format_text(app: AppReport) -> str:
         f"  tasks           {t.success} succeeded, {t.failed} failed, {t.killed} killed; "
         f"{t.run_seconds:,.1f}s of task time"
     )
+    lines.extend(_memory_lines(app))
     if app.bad_lines:
         lines.append(f"  bad lines       {app.bad_lines} skipped (counted, not used)")
     for reason in app.incomplete_reasons:
@@ -127,6 +135,45 @@ def format_policy_whatif(app: AppReport) -> list[str]:
             out.append(f"    {policy_label(r.conf)[:58]:<58} refused: {r.error}")
         else:
             out.append(row(policy_label(r.conf), r.predicted, mark))
+    return out
+
+
+def _memory_lines(app: AppReport) -> list[str]:
+    """The memory ledger and, with prices, the cost (docs/figures.md, "Memory" and "Cost")."""
+    m = app.memory
+    if m is None:
+        return []
+    req = m.requested
+    out = [
+        f"  memory asked    {format_bytes(req[RequestArea.CONTAINER])} per executor ({m.cluster_manager}: heap "
+        f"{format_bytes(req[RequestArea.HEAP])}, overhead {format_bytes(req[RequestArea.OVERHEAD])}, off-heap "
+        f"{format_bytes(req[RequestArea.OFFHEAP])}, PySpark {format_bytes(req[RequestArea.PYSPARK])})"
+    ]
+    if m.available:
+        peaks = ", ".join(
+            f"{area.value} {format_bytes(v)}" for area in PeakArea if (v := m.peak[area]) is not None
+        )
+        out.append(f"  memory peak     {peaks} ({m.executors_measured} of {len(app.executors) or m.executors_busy} "
+                   "executors measured)")
+    else:
+        out.append("  memory peak     unavailable (no executor reported its memory)")
+    gib_h = 1 / (1 << 30) / 3600
+    idle_causes = ", ".join(
+        f"{cause.value} {v * gib_h:,.2f}" for cause, v in m.idle_by_cause_byte_seconds.items() if v > 0
+    )
+    unused = (f"; unused while busy {m.unused_busy_byte_seconds * gib_h:,.2f}"
+              if m.unused_busy_byte_seconds is not None else "")
+    out.append(
+        f"  memory GiB-h    {m.allocated_byte_seconds * gib_h:,.2f} allocated, {m.idle_byte_seconds * gib_h:,.2f} idle"
+        + (f" ({idle_causes})" if idle_causes else "") + unused
+    )
+    for removal in m.memory_removals:
+        out.append(f"  memory loss     executor {removal.exec_id} ran out of {removal.area}: {removal.reason!r}")
+    if app.cost is not None:
+        c = app.cost
+        parts = ", ".join(f"{k} {v:,.4f}" for k, v in c.by_resource.items())
+        out.append(f"  cost            {c.total:,.4f} ({parts}); wasted {c.wasted:,.4f}")
+    out.extend(f"  note            {note}" for note in m.notes)
     return out
 
 

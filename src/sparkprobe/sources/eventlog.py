@@ -39,7 +39,7 @@ from sparkprobe.sources.codecs import (
     sniff_codec,
     zip_members,
 )
-from sparkprobe.sources.sparkjson import DECODED_KINDS, VERSION_KINDS, BadEvent, decode, spark_version
+from sparkprobe.sources.sparkjson import DECODED_KINDS, VERSION_KINDS, BadEvent, decode_records, spark_version
 
 __all__ = [
     "JSON_LIBRARY",
@@ -265,7 +265,9 @@ class ReadStats:
     """What reading one source saw; filled while :meth:`LogReader.events` runs.
 
     Every line is counted once: ``lines == blank_lines + events + ignored + bad_lines +
-    truncated_last_line``. ``ignored`` holds lines that produce no record: kinds sparkprobe does not
+    truncated_last_line`` (``events``: lines that gave records; ``by_kind`` counts the records,
+    and a line may give several: a TaskEnd and the executor metrics it carries, or a heartbeat's
+    per-stage peaks). ``ignored`` holds lines that produce no record: kinds sparkprobe does not
     map (per kind in ``ignored_kinds``), ``LogStart``-type version events, and block updates of
     non-RDD blocks. ``truncated_last_line`` is the cut final line of an in-progress log (not bad);
     ``truncated_stream`` says the compressed data itself stopped inside a block or frame. Byte
@@ -370,17 +372,18 @@ class LogReader:
                     ignored_kinds[kind] += 1
                     continue
                 try:
-                    event = decode(obj, spark_version=version[0])
+                    records = decode_records(obj, spark_version=version[0])
                 except BadEvent as exc:
                     self._bad(part, line_no, f"{kind}: {exc}")
                     continue
-                if event is None:
+                if not records:
                     stats.ignored += 1
                     ignored_kinds[kind] += 1
                     continue
                 stats.events += 1
-                by_kind[_RECORD_KIND[type(event)]] += 1
-                yield event
+                for event in records:
+                    by_kind[_RECORD_KIND[type(event)]] += 1
+                    yield event
         finally:
             stats.bytes_compressed += stream.compressed_bytes
             stats.bytes_decompressed += stream.decompressed_bytes

@@ -19,6 +19,7 @@ from typing import Any, Final
 
 from sparkprobe.events import (
     CONF_KEYS,
+    EXECUTOR_METRIC_NAMES,
     AppEnd,
     AppStart,
     BlockManagerAdded,
@@ -27,10 +28,12 @@ from sparkprobe.events import (
     Conf,
     Event,
     ExecutorAdded,
+    ExecutorMetrics,
     ExecutorRemoved,
     JobEnd,
     JobStart,
     RddInfo,
+    ResourceProfileAdded,
     StageCompleted,
     StageSubmitted,
     TaskEnd,
@@ -44,6 +47,7 @@ __all__ = [
     "VERSION_KINDS",
     "BadEvent",
     "decode",
+    "decode_records",
     "spark_version",
     "task_status",
 ]
@@ -538,6 +542,111 @@ def _task_end(o: JsonObject) -> TaskEnd:
     return _task_end_checked(o)
 
 
+# --- memory: executor metrics peaks and resource profiles -----------------------------------------
+#
+# Spark writes executor metrics as an object of ExecutorMetricType name -> long. Only the names of
+# EXECUTOR_METRIC_NAMES are kept; a value of 0 (a metric not measured, e.g. the process tree with
+# spark.executor.processTreeMetrics.enabled off, or a task that ended before any poll) says nothing
+# about a peak and is left out, and a record left with no value is not made at all.
+
+_NAMES: Final = EXECUTOR_METRIC_NAMES
+
+
+_NAME_SET: Final = frozenset(EXECUTOR_METRIC_NAMES)
+
+
+def _metrics(d: JsonObject, key: str, where: str) -> dict[str, int]:
+    m = d.get(key)
+    if m is None:
+        return {}
+    if not isinstance(m, dict):
+        raise BadEvent(f"{where}{key!r} must be an object, got {_type(m)}")
+    if set(map(type, m.values())) <= _INT_ONLY:  # the usual case: every value an integer
+        return {k: v for k, v in m.items() if v > 0 and k in _NAME_SET}
+    out: dict[str, int] = {}
+    get = m.get
+    for name in _NAMES:
+        v = get(name)
+        if v is None:
+            continue
+        if type(v) is not int:
+            raise BadEvent(f'{where}"{key}".{name!r} must be an integer, got {_type(v)}')
+        if v > 0:
+            out[name] = v
+    return out
+
+
+def _stage_executor_metrics(o: JsonObject) -> ExecutorMetrics | None:
+    metrics = _metrics(o, "Executor Metrics", "")
+    exec_id = _str(o, "Executor ID", "")
+    stage_id = _int(o, "Stage ID", "")
+    attempt = _opt_int(o, "Stage Attempt ID", "")
+    if not metrics:
+        return None
+    return ExecutorMetrics(exec_id, metrics, stage_id, attempt, "stage")
+
+
+def _heartbeat_metrics(o: JsonObject) -> tuple[ExecutorMetrics, ...]:
+    """``SparkListenerExecutorMetricsUpdate`` (in event logs: the driver's heartbeats only).
+
+    Only its ``Executor Metrics Updated`` are read, never its accumulator updates (``Metrics
+    Updated``). Spark 3.0+ writes a list of per-stage peaks; Spark 2.4 wrote one object.
+    """
+    exec_id = _str(o, "Executor ID", "")
+    updates = o.get("Executor Metrics Updated")
+    if updates is None:
+        return ()
+    if isinstance(updates, dict):  # Spark 2.4: the process's peaks, no stage
+        metrics = _metrics(o, "Executor Metrics Updated", "")
+        return (ExecutorMetrics(exec_id, metrics, -1, -1, "heartbeat"),) if metrics else ()
+    if not isinstance(updates, list):
+        raise BadEvent(f'"Executor Metrics Updated" must be a list, got {_type(updates)}')
+    out: list[ExecutorMetrics] = []
+    w = '"Executor Metrics Updated".'
+    for u in updates:
+        if not isinstance(u, dict):
+            raise BadEvent(f'"Executor Metrics Updated" entries must be objects, got {_type(u)}')
+        metrics = _metrics(u, "Executor Metrics", w)
+        stage_id = _int(u, "Stage ID", w)
+        attempt = _int(u, "Stage Attempt ID", w)
+        if metrics:
+            out.append(ExecutorMetrics(exec_id, metrics, stage_id, attempt, "heartbeat"))
+    return tuple(out)
+
+
+def _task_executor_metrics(o: JsonObject, end: TaskEnd) -> ExecutorMetrics | None:
+    """The peaks a TaskEnd carries (``Task Executor Metrics``, Spark 3.1+), as their own record."""
+    raw = o.get("Task Executor Metrics")
+    if raw is None:
+        return None
+    if type(raw) is dict and not any(raw.values()) and set(map(type, raw.values())) <= _INT_ONLY:
+        return None  # all zeros (a task shorter than a poll): the common case, decided in C
+    metrics = _metrics(o, "Task Executor Metrics", "")
+    if not metrics:
+        return None
+    return ExecutorMetrics(end.exec_id, metrics, end.stage_id, end.stage_attempt, "task")
+
+
+def _resource_profile_added(o: JsonObject) -> ResourceProfileAdded:
+    """``SparkListenerResourceProfileAdded`` (Spark 3.1+): executor resource amounts, task cpus."""
+    requests = _obj(o, "Executor Resource Requests", "")
+    executor: dict[str, int] = {}
+    w = '"Executor Resource Requests".'
+    for name, req in requests.items():
+        if not isinstance(req, dict):
+            raise BadEvent(f"{w}{name!r} must be an object, got {_type(req)}")
+        executor[str(name)] = _int(req, "Amount", f"{w}{name!r}.")
+    cpus = _opt_obj(_opt_obj(o, "Task Resource Requests", ""), "cpus", '"Task Resource Requests".')
+    amount = cpus.get("Amount", 1)
+    if type(amount) not in (int, float):
+        raise BadEvent(f'"Task Resource Requests"."cpus"."Amount" must be a number, got {_type(amount)}')
+    return ResourceProfileAdded(
+        profile_id=_int(o, "Resource Profile Id", ""),
+        executor=executor,
+        task_cpus=max(1, int(amount)),
+    )
+
+
 _DECODERS: Final[dict[str, Callable[[JsonObject], Event | None]]] = {
     "SparkListenerApplicationStart": _app_start,
     "SparkListenerApplicationEnd": _app_end,
@@ -554,10 +663,16 @@ _DECODERS: Final[dict[str, Callable[[JsonObject], Event | None]]] = {
     "SparkListenerStageCompleted": _stage_completed,
     "SparkListenerTaskStart": _task_start,
     "SparkListenerTaskEnd": _task_end,
+    "SparkListenerStageExecutorMetrics": _stage_executor_metrics,
+    "SparkListenerResourceProfileAdded": _resource_profile_added,
 }
 
-#: The ``"Event"`` names :func:`decode` turns into records; every other kind decodes to None.
-DECODED_KINDS: Final[frozenset[str]] = frozenset(_DECODERS)
+# Kinds that can give more than one record per line (decode_records): a TaskEnd is followed by the
+# executor metrics it carries; a heartbeat holds one record per stage.
+_HEARTBEAT: Final = "SparkListenerExecutorMetricsUpdate"
+
+#: The ``"Event"`` names :func:`decode_records` turns into records; every other kind gives none.
+DECODED_KINDS: Final[frozenset[str]] = frozenset({*_DECODERS, _HEARTBEAT})
 
 #: Events that carry the Spark version the next ``AppStart`` reports: Spark's own ``LogStart``
 #: and Databricks' ``DBCEventLoggingListenerMetadata`` (written instead of it on Databricks).
@@ -569,7 +684,8 @@ def decode(obj: JsonObject, *, spark_version: str = "") -> Event | None:
 
     ``spark_version`` fills ``AppStart.spark_version`` (the reader passes the version of the last
     ``LogStart`` seen). Raises :class:`BadEvent` when ``obj`` has no string ``"Event"`` or a mapped
-    kind lacks a required field or has a field of the wrong type.
+    kind lacks a required field or has a field of the wrong type. Only a line's main record:
+    :func:`decode_records` gives every record (a heartbeat's peaks have no main record: None here).
     """
     kind = obj.get("Event")
     if not isinstance(kind, str):
@@ -581,6 +697,27 @@ def decode(obj: JsonObject, *, spark_version: str = "") -> Event | None:
     if spark_version and isinstance(event, AppStart):
         event = replace(event, spark_version=spark_version)
     return event
+
+
+def decode_records(obj: JsonObject, *, spark_version: str = "") -> tuple[Event, ...]:
+    """Every record one parsed event-log object gives, in order (empty for an ignored kind).
+
+    As :func:`decode`, plus what a line holds beyond its main record: a TaskEnd's ``Task Executor
+    Metrics`` follow it as an :class:`ExecutorMetrics` (``source="task"``), as the listener sends
+    them, and a ``SparkListenerExecutorMetricsUpdate`` gives one record per stage it reports.
+    Raises :class:`BadEvent` like :func:`decode`; a line is bad as a whole.
+    """
+    kind = obj.get("Event")
+    if kind == _HEARTBEAT:
+        return _heartbeat_metrics(obj)
+    event = decode(obj, spark_version=spark_version)
+    if event is None:
+        return ()
+    if type(event) is TaskEnd:
+        extra = _task_executor_metrics(obj, event)
+        if extra is not None:
+            return (event, extra)
+    return (event,)
 
 
 def spark_version(obj: JsonObject) -> str:

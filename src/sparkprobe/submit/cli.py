@@ -21,6 +21,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="PATH",
         help="spark-submit to run (default: the word after --, else the one next to this Python, else PATH)",
     )
+    from sparkprobe.cli import add_price_arguments
+
+    add_price_arguments(parser)
     parser.add_argument(
         "spark_args",
         nargs=argparse.REMAINDER,

@@ -206,6 +206,8 @@ def _run(
         pushgateway=args.pushgateway,
         # submit prints each finding itself (on_finding): the agent's own log line would repeat it.
         log_findings=False,
+        price_core_hour=getattr(args, "price_core_hour", None),
+        price_gib_hour=getattr(args, "price_gib_hour", None),
     )
     service = AgentService(settings, on_finding=on_finding)
     try:

@@ -23,6 +23,7 @@ from sparkprobe.model import AppReport
 from sparkprobe.outputs.html import sections
 from sparkprobe.outputs.html.charts import TimeScale, cached_bytes_chart
 from sparkprobe.outputs.html.format import esc, format_clock, format_duration
+from sparkprobe.outputs.html.memory import memory_ledger
 from sparkprobe.outputs.html.policy import policy_whatif
 from sparkprobe.outputs.html.table import Cell, Column, Row, cell, code_cell, num_cell, table
 from sparkprobe.outputs.html.timeline import MAX_LANES, executor_lanes, legend, time_range, timeline_svg
@@ -68,6 +69,7 @@ def _app_section(report: AppReport, index: int) -> str:
     if warns:
         parts.append('<div class="notes">' + "".join(f"<p>{esc(w)}</p>" for w in warns) + "</div>")
     parts.append(sections.cards(report))
+    parts.append(memory_ledger(report))
     parts.append("<h3>Executor timeline</h3>")
     stages = report.timeline.stages if report.timeline is not None else ()
     if lanes or any(st[3] > 0 for st in stages):
