@@ -116,8 +116,6 @@ class AdviceKind(str, Enum):
     OFFHEAP_SIZE = "offheap_size"
     PYSPARK_MEMORY = "pyspark_memory"
     DRIVER_MEMORY = "driver_memory"
-    #: The memory evidence is too thin to advise on: what to turn on.
-    MEMORY_EVIDENCE = "memory_evidence"
 
 
 class IncompleteReason(str, Enum):

@@ -254,7 +254,9 @@ def test_advice_lowers_an_oversized_heap_with_the_numbers() -> None:
     # Both executors of 4505 MiB would have been 1280 + 384 MiB, for 100 s each.
     assert heap["saving"]["gib_hours"] == pytest.approx(round((4505 - 1664) / 1024 * 200 / 3600, 4))
     assert heap["risk"] == "medium"  # the one executor that ran tasks reported, for 30 s of tasks
-    assert "memory_evidence" in advice
+    # Thin evidence is a note of the ledger, not advice: turning a metric on saves nothing itself.
+    assert "memory_evidence" not in advice
+    assert any("memory evidence is thin" in note for note in summary(two_executor_app())["memory"]["notes"])
 
 
 def test_no_lowering_after_an_executor_was_lost_to_memory() -> None:
@@ -293,7 +295,9 @@ def test_python_memory_is_advised_as_pyspark_memory_not_heap() -> None:
     state.apply(ExecutorAdded("1", "h", 1, 0))
     state.apply(ExecutorMetrics("1", {"JVMHeapMemory": 900 * MIB, "ProcessTreeJVMRSSMemory": 1100 * MIB,
                                       "ProcessTreePythonRSSMemory": 600 * MIB}, 0, 0, "task"))
+    state.apply(AppEnd(60_000))  # a minute of the executor: the limit's cost is stated, not 0
     advice = advice_of(state)
+    assert advice["pyspark_memory"]["saving"]["gib_hours"] < 0  # YARN adds the limit to the container
     assert advice["pyspark_memory"]["conf"] == {"spark.executor.pyspark.memory": "768m"}
     assert advice["pyspark_memory"]["evidence"]["python_rss_peak_bytes"] == 600 * MIB
     assert "executor_memory" not in advice

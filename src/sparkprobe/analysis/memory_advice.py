@@ -5,7 +5,7 @@ One piece of advice per key (``spark.executor.memory``, ``spark.executor.memoryO
 with the measured peaks, the value the headroom rule gives, a risk word and the saving in
 GiB-hours (what the app's executors would not have held, had they been that size). An app that
 lost an executor to memory is never told to use less of anything: it is told to raise the area
-that ran out. When the evidence is thin it says so, and what to turn on.
+that ran out. When the evidence is thin a note of the ledger says so, and what to turn on.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from sparkprobe.analysis.settings import MemorySettings
 from sparkprobe.events import ResourceProfileAdded
 from sparkprobe.model import Advice, AdviceKind, ExecutorReport, MemoryFigures, PeakArea, RequestArea
 
-__all__ = ["HEADROOM", "STEP_MIB", "advise_memory", "suggest_mib"]
+__all__ = ["HEADROOM", "STEP_MIB", "advise_memory", "evidence_note", "suggest_mib"]
 
 #: The headroom rule: a suggestion is the measured need x this, rounded up to :data:`STEP_MIB`.
 HEADROOM = 1.25
@@ -335,16 +335,19 @@ def _driver(c: _Context) -> Advice | None:
     )
 
 
-def _evidence(c: _Context, advised: bool) -> Advice | None:
+def evidence_note(c: _Context, advised: bool) -> str:
+    """Why the memory evidence is thin and which Spark keys would measure it ("" when it is not).
+
+    A note of the memory ledger, not advice: turning a metric on saves nothing by itself.
+    """
     m = c.memory
     if not c.executors:
-        return None
+        return ""
     turn_on: dict[str, str] = {}
     reasons: list[str] = []
     if not m.available:
-        turn_on["spark.eventLog.logStageExecutorMetrics"] = "true"
-        reasons.append("no executor reported its memory")
-    elif c.risk() == "high":
+        return ""  # the ledger's own note says so, and what to turn on
+    if c.risk() == "high":
         reasons.append(
             f"{m.executors_measured} of {m.executors_busy} busy executors reported memory, for a median "
             f"{c.median_busy_s:,.0f}s of tasks (peaks are sampled at each heartbeat, every 10 s by default)"
@@ -355,21 +358,13 @@ def _evidence(c: _Context, advised: bool) -> Advice | None:
         reasons.append(
             "process-tree metrics are off, so the memory used outside the heap (overhead, Python) is unknown"
         )
-    if not reasons:
-        return None
-    return Advice(
-        kind=AdviceKind.MEMORY_EVIDENCE,
-        settings=turn_on,
-        message="memory evidence is thin: " + "; ".join(reasons)
-        + (": the memory advice above carries risk 'high'" if advised else "")
-        + ". Turn on " + ", ".join(f"{k}={v}" for k, v in turn_on.items()) + " to measure",
-        evidence={"executors_measured": float(m.executors_measured), "executors_busy": float(m.executors_busy),
-                  "median_busy_seconds": round(c.median_busy_s, 3)},
-        saving_core_hours=0.0,
-        conf=turn_on,
-        saving={"core_hours": 0.0, "gib_hours": 0.0},
-        risk="low",
-    ) if turn_on else None
+    if not reasons or not turn_on:
+        return ""
+    return (
+        "memory evidence is thin: " + "; ".join(reasons)
+        + (": the memory advice carries risk 'high'" if advised else "")
+        + ". Turn on " + ", ".join(f"{k}={v}" for k, v in turn_on.items()) + " to measure"
+    )
 
 
 def advise_memory(
@@ -380,8 +375,12 @@ def advise_memory(
     spark_version: str,
     profiles: Mapping[int, ResourceProfileAdded],
     app_seconds: float,
-) -> tuple[Advice, ...]:
-    """Memory advice for one app (docs/advice.md, "Memory"); empty when there is nothing to say.
+) -> tuple[tuple[Advice, ...], str]:
+    """Memory advice for one app (docs/advice.md, "Memory") and the evidence note ("" when none).
+
+    Advice that would lower a size is kept only when it saves GiB-hours (a ``local[...]`` app or an
+    unknown container saves nothing measurable); a raise is a correction with its cost stated
+    (a negative saving), given only for a measured need above the setting or a loss to memory.
 
     ``executors`` are the detail report's records (lifetimes, requests, profiles); ``conf`` the
     app's forwarded properties; ``app_seconds`` its duration (what the driver was held for).
@@ -392,9 +391,6 @@ def advise_memory(
     heap = _heap(c)
     for found in (heap, _overhead(c, python_moved=pyspark is not None and c.settings.pyspark_mib is None),
                   _offheap(c), pyspark, _driver(c)):
-        if found is not None:
+        if found is not None and found.saving.get("gib_hours", 0.0) != 0.0:
             advice.append(found)
-    evidence = _evidence(c, advised=any(a.risk == "high" for a in advice))
-    if evidence is not None:
-        advice.append(evidence)
-    return tuple(advice)
+    return tuple(advice), evidence_note(c, advised=any(a.risk == "high" for a in advice))

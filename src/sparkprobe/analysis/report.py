@@ -20,6 +20,7 @@ from sparkprobe.analysis.settings import PRICE_CORE_HOUR_KEY, PRICE_GIB_HOUR_KEY
 from sparkprobe.analysis.state import AppState
 from sparkprobe.analysis.whatif import policy_whatif, what_if
 from sparkprobe.model import (
+    Advice,
     AppReport,
     CacheFigures,
     CoreFigures,
@@ -198,14 +199,18 @@ def build_report(
                 recording, rows[0].predicted, dict(state.conf), state.spark_version, wall_bound,
                 core_price, memo, grid=state.end_ms is not None or source is not None,
             )
-    advice = (
-        advise(cores, cache, records, ledger.added, state.dynamic_allocation, state.settings, timeline.idle,
-               context, conf=state.conf, spark_version=state.spark_version)
-        + advise_memory(memory, memory_by_executor, records, state.conf, state.spark_version,
-                        state.memory.profiles, _app_seconds(state, until))
-        if timeline is not None
-        else ()
-    )
+    advice: tuple[Advice, ...] = ()
+    if timeline is not None:
+        memory_advice, evidence_note = advise_memory(
+            memory, memory_by_executor, records, state.conf, state.spark_version, state.memory.profiles,
+            _app_seconds(state, until),
+        )
+        advice = advise(
+            cores, cache, records, ledger.added, state.dynamic_allocation, state.settings, timeline.idle,
+            context, conf=state.conf, spark_version=state.spark_version,
+        ) + memory_advice
+        if evidence_note:
+            memory = replace(memory, notes=(*memory.notes, evidence_note))
     if rows:
         rows = _mark_recommended(rows, recommended_row(advice))
     advice = price_advice(advice, core_price, gib_price)
