@@ -30,7 +30,7 @@ def test_cli_defaults_are_the_settings_defaults() -> None:
         "pushgateway": args.pushgateway, "pushgateway_job": args.pushgateway_job,
         "pushgateway_per_run": args.pushgateway_per_run, "tls_cert": args.tls_cert, "tls_key": args.tls_key,
         "metrics_tls_cert": args.metrics_tls_cert, "metrics_tls_key": args.metrics_tls_key,
-        "token": args.token or "",
+        "token": args.token or "", "max_tenants": args.max_tenants,
     }
     for name, value in by_flag.items():
         assert getattr(DEFAULTS, name) == value, name

@@ -88,7 +88,9 @@ def run_analyze(args: argparse.Namespace) -> int:
     for i, source in enumerate(sources, 1):
         progress.update(i, source.name, 0, force=True)
         try:
-            apps.append(analyze_source(source, progress=functools.partial(progress.update, i, source.name)))
+            apps.append(analyze_source(
+                source, Limits(max_tenants=args.max_tenants), functools.partial(progress.update, i, source.name)
+            ))
         except UnsupportedCodec as exc:
             failed += 1
             print(f"sparkprobe analyze: {source.name}: {exc}", file=sys.stderr)

@@ -56,6 +56,8 @@ class AgentSettings:
     pushgateway_per_run: bool = False
     #: Log each finding as a structlog line (``submit`` prints them itself).
     log_findings: bool = True
+    #: Tenants (sessions, users, tags, job groups, pools) kept per kind and app; the rest fold into ``other``.
+    max_tenants: int = Limits().max_tenants
 
 
 #: The defaults, for the command line's ``--help``.
@@ -131,7 +133,7 @@ class AgentService:
             token=s.token,
             retention_s=s.retention_s,
             app_timeout_s=s.app_timeout_s,
-            limits=Limits(idle_threshold_s=s.idle_threshold_s),
+            limits=Limits(idle_threshold_s=s.idle_threshold_s, max_tenants=s.max_tenants),
             max_apps=s.max_apps,
             max_line_bytes=s.max_line_bytes,
             on_app_end=self._app_ended,

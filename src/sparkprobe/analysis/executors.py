@@ -117,7 +117,7 @@ class ExecutorLedger:
             if self.active_count <= app.min_executors:
                 return IdleCause.MIN_EXECUTORS
         if not app.stages.active:
-            return IdleCause.DRIVER_BUSY
+            return IdleCause.NO_SESSION if app.tenants.no_session_active else IdleCause.DRIVER_BUSY
         return IdleCause.UNNEEDED
 
     def open_idle(self, ex: Executor, time: int) -> None:
@@ -187,7 +187,9 @@ class ExecutorLedger:
         """Integrate the executor's busy cores up to ``time`` (a time already passed adds nothing)."""
         if time > ex.busy_mark:
             if ex.running:
-                ex.busy_core_ms += min(ex.running * self._app.task_cpus, ex.cores) * (time - ex.busy_mark)
+                core_ms = min(ex.running * self._app.task_cpus, ex.cores) * (time - ex.busy_mark)
+                ex.busy_core_ms += core_ms
+                self._app.tenants.split_busy(ex.exec_id, core_ms)  # shared among the running tasks' tenants
             ex.busy_mark = time
 
     def task_started(self, ex: Executor, launch: int) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from sparkprobe.analysis.advice import advise
 from sparkprobe.analysis.state import AppState
+from sparkprobe.analysis.tenants import TenantTotals
 from sparkprobe.analysis.whatif import what_if
 from sparkprobe.model import (
     AppReport,
@@ -144,6 +145,14 @@ def build_report(
         else ()
     )
     replay = what_if(stages.completed_rows, records, state.start_ms, until, state.task_cpus) if detail else None
+    tenants = state.tenants.reports(until, TenantTotals(
+        task_ms=tasks.run_ms,
+        busy_core_ms=busy_ms,
+        lost_bytes=cache.lost_bytes,
+        recompute_ms=storage.est_recompute_ms if storage.estimating else storage.recompute_ms,
+        cached_bytes=storage.mem_bytes + storage.disk_bytes,
+        estimated=storage.estimating,
+    ))
     return AppReport(
         app_id=state.app_id,
         attempt_id=state.attempt_id,
@@ -196,4 +205,6 @@ def build_report(
         advice=advice,
         transport=transport,
         source=source,
+        tenants=tenants,
+        tenants_folded=dict(sorted(state.tenants.folded.items())),
     )

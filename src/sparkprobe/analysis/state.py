@@ -11,6 +11,7 @@ Who owns what (each a module of its own):
 - :class:`~sparkprobe.analysis.tasks.TaskLedger`: running attempts and task sums;
 - :class:`~sparkprobe.analysis.stages.StageLedger`: jobs, stages, stage rows, uncached reuse;
 - :class:`~sparkprobe.analysis.storage.StorageLedger`: the block map, cache loss and rebuilds;
+- :class:`~sparkprobe.analysis.tenants.TenantLedger`: who (session, user, tag...) used what;
 - :class:`~sparkprobe.analysis.findings.FindingLog` and :class:`~sparkprobe.analysis.timeline.Timeline`.
 
 This class holds the app's identity and settings, dispatches each event, and orders the ledgers'
@@ -33,6 +34,7 @@ from sparkprobe.analysis.settings import AppSettings
 from sparkprobe.analysis.stages import StageLedger
 from sparkprobe.analysis.storage import StorageLedger
 from sparkprobe.analysis.tasks import TaskLedger
+from sparkprobe.analysis.tenants import TenantLedger
 from sparkprobe.analysis.timeline import Timeline
 from sparkprobe.events import (
     AppEnd,
@@ -47,6 +49,8 @@ from sparkprobe.events import (
     JobEnd,
     JobStart,
     ListenerStats,
+    SessionClosed,
+    SessionStarted,
     StageCompleted,
     StageSubmitted,
     TaskEnd,
@@ -73,6 +77,8 @@ class Limits:
     idle_threshold_s: float = 60.0
     #: An app whose idle share of allocated core-seconds ends at or above this is a finding.
     idle_share: float = 0.5
+    #: Tenants kept per kind (sessions, users, tags...); the rest fold into ``other`` (docs/tenants.md).
+    max_tenants: int = 50
 
 
 class AppState:
@@ -100,6 +106,7 @@ class AppState:
         self.tasks = TaskLedger()
         self.stages = StageLedger(self)
         self.storage = StorageLedger(self)
+        self.tenants = TenantLedger(self)
 
         # What the listener told about itself (cumulative) and what we could not track.
         self.listener_offered = 0
@@ -230,6 +237,7 @@ class AppState:
                 continue
             del self.tasks.running[task_id]
             self.executors.advance_busy(ex, ex.removed_ms)
+            self.tenants.task_released(task_id)
             ex.running = 0
             ex.busy_until = max(ex.busy_until, ex.removed_ms)
 
@@ -250,16 +258,19 @@ class AppState:
     def _on_job_start(self, e: JobStart) -> None:
         self._tick(e.time)
         self.stages.job_started(e)
+        self.tenants.job_started(e)
 
     def _on_job_end(self, e: JobEnd) -> None:
         self._tick(e.time)
         self.stages.job_ended(e)
+        self.tenants.job_ended(e)
 
     def _on_stage_submitted(self, e: StageSubmitted) -> None:
         self._tick(e.time)
         time = e.time or self.last_time
         was_idle_app = self.stages.submitted(e, time)
         self.storage.remember_rdds(e.rdds, e.name)
+        self.tenants.stage_submitted(e)
         self.timeline.stage_started(e.stage_id, e.attempt, e.name, time)
         if was_idle_app:
             self.executors.resegment_all(time)
@@ -283,6 +294,7 @@ class AppState:
             return
         self.tasks.started(e)
         self.executors.task_started(ex, e.launch)
+        self.tenants.task_started(e.task_id, e.exec_id, e.stage_id)
 
     def _on_task_end(self, e: TaskEnd) -> None:
         self._tick(e.finish)
@@ -291,16 +303,32 @@ class AppState:
             return
         stage_key = (e.stage_id, e.stage_attempt)
         persisted = self.stages.persisted.get(stage_key)
+        est_rebuilt = self.storage.est_recomputed_blocks
         if status is TaskStatus.SUCCESS and persisted is not None:
             self.storage.estimate_cached(persisted, e)
+        est_rebuilt = self.storage.est_recomputed_blocks - est_rebuilt
         self.stages.task_ended(stage_key, max(0, e.finish - e.launch))
         running = self.tasks.running.pop(e.task_id, None)
         self.storage.task_ended(running, e)
         ex = self.executors.get(e.exec_id)
+        self.tenants.task_ended(e, running, ex, est_rebuilt > 0)
         if ex is None:
             return
         wrote_shuffle = status is TaskStatus.SUCCESS and e.shuffle_write_bytes > 0
         self.executors.task_ended(ex, e.launch, e.finish, running is not None, wrote_shuffle)
+        if running is not None:
+            self.tenants.task_released(e.task_id)
+
+    # ------------------------------------------------------------------ Spark Connect sessions
+    def _on_session_started(self, e: SessionStarted) -> None:
+        self._tick(e.time)
+        if self.tenants.session_started(e):
+            self.executors.resegment_all(e.time)  # idle stops being "no session"
+
+    def _on_session_closed(self, e: SessionClosed) -> None:
+        self._tick(e.time)
+        if self.tenants.session_closed(e):
+            self.executors.resegment_all(e.time)  # idle becomes "no session"
 
     # ------------------------------------------------------------------ blocks
     def _on_block_updated(self, e: BlockUpdated) -> None:
@@ -344,4 +372,6 @@ _HANDLERS: dict[type, Callable[[AppState, Any], None]] = {
     TaskStart: AppState._on_task_start,
     TaskEnd: AppState._on_task_end,
     ListenerStats: AppState._on_listener_stats,
+    SessionStarted: AppState._on_session_started,
+    SessionClosed: AppState._on_session_closed,
 }

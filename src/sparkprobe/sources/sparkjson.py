@@ -31,6 +31,8 @@ from sparkprobe.events import (
     JobEnd,
     JobStart,
     RddInfo,
+    SessionClosed,
+    SessionStarted,
     StageCompleted,
     StageSubmitted,
     TaskEnd,
@@ -44,6 +46,7 @@ __all__ = [
     "VERSION_KINDS",
     "BadEvent",
     "decode",
+    "is_connect_job",
     "spark_version",
     "task_status",
 ]
@@ -238,14 +241,40 @@ def _job_start(o: JsonObject) -> JobStart:
     # Only these four properties are read: job properties also carry Spark conf values.
     props = _opt_obj(o, "Properties", "")
     where = '"Properties".'
+    tags = split_job_tags(_opt_str(props, "spark.job.tags", where))
     return JobStart(
         job_id=_int(o, "Job ID", ""),
         time=_opt_int(o, "Submission Time", ""),  # Spark 1.2 does not write it
         stage_ids=_int_list(o, "Stage IDs", "", required=True),
-        callsite=_opt_str(props, "callSite.short", where),
-        tags=split_job_tags(_opt_str(props, "spark.job.tags", where)),
+        # A Spark Connect job's callSite.short is "Spark Connect - <the request's plan>", a statement
+        # text that may hold literals: not read (the listener does the same, docs/tenants.md).
+        callsite="" if is_connect_job(tags) else _opt_str(props, "callSite.short", where),
+        tags=tags,
         job_group=_opt_str(props, "spark.jobGroup.id", where),
         pool=_opt_str(props, "spark.scheduler.pool", where),
+    )
+
+
+def is_connect_job(tags: tuple[str, ...]) -> bool:
+    """The job runs a Spark Connect operation (it carries Connect's ``SparkConnect_OperationTag_...`` tag)."""
+    return any(t.startswith("SparkConnect_OperationTag_") for t in tags)
+
+
+# --- Spark Connect sessions ---------------------------------------------------------------------
+# Spark writes Connect's listener events (SessionEventsManager.scala) with Jackson under their
+# class names; only the session id, the user id and the time are read (never an operation's
+# statement text, nor extraTags).
+
+
+def _session_started(o: JsonObject) -> SessionStarted:
+    return SessionStarted(
+        session_id=_str(o, "sessionId", ""), user=_opt_str(o, "userId", ""), time=_int(o, "eventTime", "")
+    )
+
+
+def _session_closed(o: JsonObject) -> SessionClosed:
+    return SessionClosed(
+        session_id=_str(o, "sessionId", ""), user=_opt_str(o, "userId", ""), time=_int(o, "eventTime", "")
     )
 
 
@@ -511,6 +540,8 @@ _DECODERS: Final[dict[str, Callable[[JsonObject], Event | None]]] = {
     "SparkListenerStageCompleted": _stage_completed,
     "SparkListenerTaskStart": _task_start,
     "SparkListenerTaskEnd": _task_end,
+    "org.apache.spark.sql.connect.service.SparkListenerConnectSessionStarted": _session_started,
+    "org.apache.spark.sql.connect.service.SparkListenerConnectSessionClosed": _session_closed,
 }
 
 #: The ``"Event"`` names :func:`decode` turns into records; every other kind decodes to None.
