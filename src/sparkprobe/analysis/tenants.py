@@ -165,7 +165,8 @@ class TenantLedger:
         self._charges: dict[tuple[str, str, tuple[str, ...], str, str], Charge] = {}
         self._job_charge: dict[int, tuple[Charge, tuple[int, ...]]] = {}
         self._stage_charge: dict[int, Charge] = {}
-        # Per executor: charge → task attempts running (every tracked attempt, charged or not).
+        # Per executor: charge → task attempts running, for charged attempts only; the executor
+        # ledger's running count minus their sum is the uncharged ones (a classic app costs nothing).
         self._running: dict[str, dict[Charge, int]] = {}
         self._task_charge: dict[int, tuple[str, Charge]] = {}
         self._rdd_owner: dict[int, Charge] = {}
@@ -350,6 +351,8 @@ class TenantLedger:
     def task_started(self, task_id: int, exec_id: str, stage_id: int) -> None:
         """A tracked attempt started (after the executor ledger integrated up to its launch)."""
         charge = self._stage_charge.get(stage_id, _EMPTY)
+        if not charge:
+            return
         counts = self._running.get(exec_id)
         if counts is None:
             counts = self._running[exec_id] = {}
@@ -370,15 +373,17 @@ class TenantLedger:
             counts[charge] = left
         else:
             del counts[charge]
+            if not counts:
+                del self._running[exec_id]
         for tenant in charge:
             tenant.running -= 1
 
-    def split_busy(self, exec_id: str, core_ms: int) -> None:
-        """Charge ``core_ms`` the executor ledger just integrated on ``exec_id`` to its running tasks."""
-        counts = self._running.get(exec_id)
-        if not counts:
+    def split_busy(self, ex: Executor, core_ms: int) -> None:
+        """Charge ``core_ms`` the executor ledger just integrated on ``ex`` to its running tasks."""
+        counts = self._running.get(ex.exec_id)
+        if counts is None:
             return
-        for charge, share in _apportion(counts, core_ms):
+        for charge, share in _apportion(counts, ex.running, core_ms):
             for tenant in charge:
                 tenant.busy_core_ms += share
 
@@ -467,18 +472,23 @@ class TenantLedger:
             if end <= ex.busy_mark:
                 continue
             core_ms = min(ex.running * cpus, ex.cores) * (end - ex.busy_mark)
-            for charge, share in _apportion(counts, core_ms):
+            for charge, share in _apportion(counts, ex.running, core_ms):
                 for tenant in charge:
                     out[tenant] = out.get(tenant, 0) + share
         return out
 
 
-def _apportion(counts: dict[Charge, int], total: int) -> list[tuple[Charge, int]]:
-    """Split ``total`` among the charges in proportion to their counts, exactly (largest remainder)."""
-    if len(counts) == 1:
+def _apportion(counts: dict[Charge, int], running: int, total: int) -> list[tuple[Charge, int]]:
+    """Split ``total`` among the charges by their share of ``running`` attempts, exactly.
+
+    Attempts beyond the charged ones are uncharged: their share goes nowhere (it is the ``none``
+    rows). The integer remainder goes to the largest remainders, the earliest charge on a tie.
+    """
+    charged = sum(counts.values())
+    n = max(running, charged)
+    if n == charged and len(counts) == 1:
         (charge,) = counts
         return [(charge, total)]
-    n = sum(counts.values())
     charges = list(counts)
     shares: list[int] = []
     remainders: list[int] = []
@@ -486,10 +496,13 @@ def _apportion(counts: dict[Charge, int], total: int) -> list[tuple[Charge, int]
         share, rem = divmod(total * count, n)
         shares.append(share)
         remainders.append(rem)
-    left = total - sum(shares)
-    if left:  # fewer than len(counts) core-ms: to the largest remainders, the earliest first on a tie
-        for i in sorted(range(len(shares)), key=lambda i: (-remainders[i], i))[:left]:
-            shares[i] += 1
+    uncharged_share, uncharged_rem = divmod(total * (n - charged), n)
+    left = total - sum(shares) - uncharged_share
+    if left:  # fewer core-ms than charges: to the largest remainders, the earliest first on a tie
+        order = sorted(range(len(shares) + 1), key=lambda i: (-(remainders + [uncharged_rem])[i], i))
+        for i in order[:left]:
+            if i < len(shares):
+                shares[i] += 1
     return list(zip(charges, shares, strict=True))
 
 
