@@ -11,12 +11,13 @@ import pytest
 
 from conftest import summary
 from sparkprobe.analysis.state import AppState, Limits
-from sparkprobe.analysis.tenants import MAX_LABEL_CHARS, parse_connect_tag, tenant_label
+from sparkprobe.analysis.tenants import MAX_LABEL_CHARS, parse_job_tag, tenant_label
 from sparkprobe.events import (
     AppEnd,
     AppStart,
     BlockUpdated,
     Conf,
+    ConnectServerStarted,
     ExecutorAdded,
     ExecutorRemoved,
     JobEnd,
@@ -67,15 +68,21 @@ def assert_partition(snap: dict[str, Any], kind: str) -> None:
 
 
 def test_connect_operation_tag_is_split_from_the_right() -> None:
-    assert parse_connect_tag(op_tag("alice", S1)) == ("operation", "alice", S1)
+    assert parse_job_tag(op_tag("alice", S1)) == ("operation", "alice", S1)
     # A user id is free text: it may hold Connect's own separators.
-    assert parse_connect_tag(op_tag("a_Session_b_Operation_c", S1)) == ("operation", "a_Session_b_Operation_c", S1)
-    assert parse_connect_tag(op_tag("", S1)) == ("operation", "", S1)
-    assert parse_connect_tag(session_tag("bob", S2, "etl_Tag_x")) == ("tag", "bob", "etl_Tag_x")
-    assert parse_connect_tag(f"SparkConnect_Execute_User_bob_Session_{S2}_Tag_nightly") == ("tag", "bob", "nightly")
-    assert parse_connect_tag("SparkConnect_SomethingNew_1") == ("internal", "", "")
-    assert parse_connect_tag("SparkConnect_OperationTag_User_broken") == ("internal", "", "")
-    assert parse_connect_tag("nightly") is None
+    assert parse_job_tag(op_tag("a_Session_b_Operation_c", S1)) == ("operation", "a_Session_b_Operation_c", S1)
+    assert parse_job_tag(op_tag("", S1)) == ("operation", "", S1)
+    assert parse_job_tag(session_tag("bob", S2, "etl_Tag_x")) == ("tag", "bob", "etl_Tag_x")
+    assert parse_job_tag(f"SparkConnect_Execute_User_bob_Session_{S2}_Tag_nightly") == ("tag", "bob", "nightly")
+    assert parse_job_tag("SparkConnect_SomethingNew_1") == ("internal", "", "")
+    assert parse_job_tag("SparkConnect_OperationTag_User_broken") == ("internal", "", "")
+    assert parse_job_tag("nightly") is None
+    # A classic SparkSession's own tags (seen on every SQL job of Spark 4, Connect's too) are Spark's.
+    sid, tid = "5677db47-69a3-4c70-b44e-b27fae272896", "af298658-263e-4f6c-86dd-ba3d941b6b21"
+    assert parse_job_tag(f"spark-session-{sid}") == ("internal", "", "")
+    assert parse_job_tag(f"spark-session-{sid}-execution-root-id-12") == ("internal", "", "")
+    assert parse_job_tag(f"spark-session-{sid}-thread-{tid}-nightly") == ("tag", "", "nightly")
+    assert parse_job_tag("spark-session-mine") is None  # not Spark's shape: the user's own tag
 
 
 def test_labels_are_printable_bounded_distinct_and_never_reserved() -> None:
@@ -400,3 +407,25 @@ def test_connect_session_events_decode_from_an_event_log() -> None:
     })
     assert isinstance(job, JobStart) and job.tags == (op_tag("alice", S1), "nightly")
     assert job.callsite == ""  # a Connect job's callsite is the request's plan: not read
+    service = decode({"Event": "org.apache.spark.sql.connect.service.SparkListenerConnectServiceStarted",
+                      "hostAddress": "192.0.2.2", "bindingPort": 15002, "eventTime": 4})
+    assert service == ConnectServerStarted(4)
+
+
+def test_a_connect_server_idles_with_no_session_from_its_start() -> None:
+    s = AppState("app-s")
+    for e in (AppStart("app-s", "srv", "u", 0), ExecutorAdded("1", "h", 1, 0), ConnectServerStarted(2_000),
+              SessionStarted(S1, "alice", 10_000), SessionClosed(S1, "alice", 15_000), AppEnd(20_000)):
+        s.apply(e)
+    got = summary(s)["idle_by_cause"]
+    assert got["driver_busy"] == pytest.approx(2.0 + 5.0) and got["no_session"] == pytest.approx(8.0 + 5.0)
+
+
+def test_connect_stages_are_not_named_after_the_plan() -> None:
+    s = AppState("app-p")
+    s.apply(AppStart("app-p", "srv", "u", 0))
+    s.apply(JobStart(0, 0, (0,), tags=(op_tag("alice", S1),)))
+    s.apply(StageSubmitted(0, 0, 'Spark Connect - plan { filter: "secret = 42" }', 1, 0))
+    s.apply(StageCompleted(0, 0, 'Spark Connect - plan { filter: "secret = 42" }', 1, 10))
+    s.apply(JobEnd(0, 10, True))
+    assert "secret" not in str(summary(s))

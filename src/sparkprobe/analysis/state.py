@@ -24,7 +24,7 @@ How each figure is computed is documented in docs/figures.md; keep the two in st
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sparkprobe.analysis.causes import classify_removal
@@ -43,6 +43,7 @@ from sparkprobe.events import (
     BlockManagerRemoved,
     BlockUpdated,
     Conf,
+    ConnectServerStarted,
     Event,
     ExecutorAdded,
     ExecutorRemoved,
@@ -266,6 +267,9 @@ class AppState:
         self.tenants.job_ended(e)
 
     def _on_stage_submitted(self, e: StageSubmitted) -> None:
+        name = self.tenants.stage_name(e.stage_id, e.name)
+        if name is not e.name:
+            e = replace(e, name=name)  # a Connect stage's name is the request's plan: docs/tenants.md
         self._tick(e.time)
         time = e.time or self.last_time
         was_idle_app = self.stages.submitted(e, time)
@@ -276,6 +280,9 @@ class AppState:
             self.executors.resegment_all(time)
 
     def _on_stage_completed(self, e: StageCompleted) -> None:
+        name = self.tenants.stage_name(e.stage_id, e.name)
+        if name is not e.name:
+            e = replace(e, name=name)
         self._tick(e.time)
         time = e.time or self.last_time
         none_running = self.stages.completed(e, time)
@@ -324,6 +331,11 @@ class AppState:
         self._tick(e.time)
         if self.tenants.session_started(e):
             self.executors.resegment_all(e.time)  # idle stops being "no session"
+
+    def _on_connect_server_started(self, e: ConnectServerStarted) -> None:
+        self._tick(e.time)
+        self.tenants.connect_server_started()
+        self.executors.resegment_all(e.time)  # idle with no session open becomes "no session"
 
     def _on_session_closed(self, e: SessionClosed) -> None:
         self._tick(e.time)
@@ -374,4 +386,5 @@ _HANDLERS: dict[type, Callable[[AppState, Any], None]] = {
     ListenerStats: AppState._on_listener_stats,
     SessionStarted: AppState._on_session_started,
     SessionClosed: AppState._on_session_closed,
+    ConnectServerStarted: AppState._on_connect_server_started,
 }

@@ -45,7 +45,7 @@ __all__ = [
     "Tenant",
     "TenantLedger",
     "TenantTotals",
-    "parse_connect_tag",
+    "parse_job_tag",
     "tenant_label",
 ]
 
@@ -66,6 +66,12 @@ _RESERVED = frozenset({OTHER, NONE})
 _OPERATION_PREFIX = "SparkConnect_OperationTag_User_"
 _SESSION_TAG = re.compile(
     r"SparkConnect_SessionTag_User_(?P<user>.*?)_Session_(?P<session>[0-9A-Fa-f-]{36})_Tag_(?P<tag>.*)", re.DOTALL
+)
+# A classic SparkSession's tags (sql/core SparkSession.scala: sessionJobTag, managedJobTags;
+# SQLExecution.executionIdJobTag): its own, an execution's, and a user's SparkSession.addTag.
+_UUID = "[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}"
+_CLASSIC_SESSION_TAG = re.compile(
+    rf"spark-session-{_UUID}(?:-execution-root-id-[0-9]+|-thread-{_UUID}-(?P<tag>.+))?", re.DOTALL
 )
 # Spark 3.5's ExecuteHolder.tagToSparkJobTag wrote user tags this way.
 _EXECUTE_TAG = re.compile(
@@ -90,14 +96,19 @@ def tenant_label(raw: str) -> str:
     return text
 
 
-def parse_connect_tag(tag: str) -> tuple[str, str, str] | None:
-    """Spark Connect's part of a job tag: (``operation``, user, session) or (``tag``, user, tag); else None.
+def parse_job_tag(tag: str) -> tuple[str, str, str] | None:
+    """What a ``spark.job.tags`` entry is, when Spark made it: (what, user, id); None for a user's own tag.
 
-    ``SparkConnect_OperationTag_User_<u>_Session_<s>_Operation_<o>`` is the tag Connect puts on
-    every job of an operation; ``SparkConnect_SessionTag_User_<u>_Session_<s>_Tag_<t>`` carries a
-    tag the client set with ``SparkSession.addTag``. The user id is free text (it may hold
-    ``_Session_``); session and operation ids are UUIDs, so the split is taken from the right.
-    Any other ``SparkConnect_`` tag is Connect's own and returns ``("internal", "", "")``.
+    - ``("operation", user, session)``: Spark Connect's
+      ``SparkConnect_OperationTag_User_<u>_Session_<s>_Operation_<o>``, on every job of a Connect
+      operation. The user id is free text (it may hold ``_Session_``); session and operation ids
+      are UUIDs, so the split is taken from the right.
+    - ``("tag", user, tag)``: a tag a user set through a wrapper Spark puts around it: Connect's
+      ``SparkConnect_SessionTag_User_<u>_Session_<s>_Tag_<t>`` (Spark 3.5:
+      ``SparkConnect_Execute_User_..._Tag_<t>``), or a classic ``SparkSession.addTag``'s
+      ``spark-session-<uuid>-thread-<uuid>-<t>`` (user empty).
+    - ``("internal", "", "")``: Spark's own bookkeeping: ``spark-session-<uuid>`` (every job of a
+      SQL session), ``spark-session-<uuid>-execution-root-id-<n>``, any other ``SparkConnect_`` tag.
     """
     if tag.startswith(_OPERATION_PREFIX):
         rest, sep, _operation = tag[len(_OPERATION_PREFIX):].rpartition("_Operation_")
@@ -110,6 +121,11 @@ def parse_connect_tag(tag: str) -> tuple[str, str, str] | None:
         if m is not None and m.group("tag"):
             return "tag", m.group("user"), m.group("tag")
         return "internal", "", ""
+    if tag.startswith("spark-session-"):
+        m = _CLASSIC_SESSION_TAG.fullmatch(tag)
+        if m is not None:
+            user_tag = m.group("tag")
+            return ("tag", "", user_tag) if user_tag else ("internal", "", "")
     return None
 
 
@@ -170,6 +186,8 @@ class TenantLedger:
         self._running: dict[str, dict[Charge, int]] = {}
         self._task_charge: dict[int, tuple[str, Charge]] = {}
         self._rdd_owner: dict[int, Charge] = {}
+        # Stages of Connect jobs → the name they are shown under (Spark names them after the plan).
+        self._connect_stages: dict[int, str] = {}
         self._open_sessions: set[str] = set()
         #: A Spark Connect session was seen: idle with none open is ``no_session``.
         self.connect = False
@@ -240,7 +258,7 @@ class TenantLedger:
         session = user = ""
         tags: list[str] = []
         for tag in e.tags:
-            parsed = parse_connect_tag(tag)
+            parsed = parse_job_tag(tag)
             if parsed is None:
                 tags.append(tag)
             elif parsed[0] == "operation":
@@ -248,6 +266,7 @@ class TenantLedger:
             elif parsed[0] == "tag":
                 user = user or parsed[1]
                 tags.append(parsed[2])
+            # "internal": Spark's own tags are nobody's
         if not (session or tags or e.job_group or e.pool):
             return _EMPTY
         key = (session, user, tuple(sorted(set(tags))), e.job_group, e.pool)
@@ -282,6 +301,10 @@ class TenantLedger:
     def no_session_active(self) -> bool:
         """A Spark Connect server with no session open now (the ``no_session`` idle cause)."""
         return self.connect and not self._open_sessions
+
+    def connect_server_started(self) -> None:
+        """The app runs the Spark Connect service: idle with no session open is ``no_session``."""
+        self.connect = True
 
     def session_started(self, e: SessionStarted) -> bool:
         """A Connect session started; True when it is the first one open (idle causes change)."""
@@ -319,8 +342,11 @@ class TenantLedger:
             self._app.over("tenant_jobs")
             return
         self._job_charge[e.job_id] = (charge, e.stage_ids)
+        session = next((t for t in charge if t.kind is TenantKind.SESSION), None)
         for stage_id in e.stage_ids:
             self._stage_charge.setdefault(stage_id, charge)
+            if session is not None and len(self._connect_stages) < MAX_JOBS:
+                self._connect_stages.setdefault(stage_id, f"Spark Connect operation (session {session.id})")
         for tenant in charge:
             tenant.jobs += 1
 
@@ -333,8 +359,19 @@ class TenantLedger:
         for stage_id in stage_ids:
             if self._stage_charge.get(stage_id) is charge:
                 del self._stage_charge[stage_id]
+                self._connect_stages.pop(stage_id, None)
         for tenant in charge:
             tenant.jobs -= 1
+
+    def stage_name(self, stage_id: int, name: str) -> str:
+        """The name a stage is reported under: a Connect stage's is ``Spark Connect operation (session <id>)``.
+
+        Spark names a stage after its job's ``callSite.short``, which Spark Connect sets to
+        ``Spark Connect - <the request's plan>``: a statement text that may hold literals, kept out
+        of reports like the job's callsite (the entry goes with the job's end).
+        """
+        found = self._connect_stages.get(stage_id)
+        return found if found is not None and name.startswith("Spark Connect") else name
 
     def stage_submitted(self, e: StageSubmitted) -> None:
         """An RDD belongs to the charge of the job whose stage persisted it first."""

@@ -25,6 +25,7 @@ from sparkprobe.events import (
     BlockManagerRemoved,
     BlockUpdated,
     Conf,
+    ConnectServerStarted,
     Event,
     ExecutorAdded,
     ExecutorRemoved,
@@ -261,9 +262,9 @@ def is_connect_job(tags: tuple[str, ...]) -> bool:
 
 
 # --- Spark Connect sessions ---------------------------------------------------------------------
-# Spark writes Connect's listener events (SessionEventsManager.scala) with Jackson under their
-# class names; only the session id, the user id and the time are read (never an operation's
-# statement text, nor extraTags).
+# Spark writes Connect's listener events (SessionEventsManager.scala, SparkConnectService.scala)
+# with Jackson under their class names; only the session id, the user id and the times are read
+# (never an operation's statement text, nor extraTags, nor the service's address).
 
 
 def _session_started(o: JsonObject) -> SessionStarted:
@@ -276,6 +277,10 @@ def _session_closed(o: JsonObject) -> SessionClosed:
     return SessionClosed(
         session_id=_str(o, "sessionId", ""), user=_opt_str(o, "userId", ""), time=_int(o, "eventTime", "")
     )
+
+
+def _connect_server_started(o: JsonObject) -> ConnectServerStarted:
+    return ConnectServerStarted(time=_int(o, "eventTime", ""))  # hostAddress and bindingPort: not read
 
 
 def _job_end(o: JsonObject) -> JobEnd:
@@ -542,6 +547,7 @@ _DECODERS: Final[dict[str, Callable[[JsonObject], Event | None]]] = {
     "SparkListenerTaskEnd": _task_end,
     "org.apache.spark.sql.connect.service.SparkListenerConnectSessionStarted": _session_started,
     "org.apache.spark.sql.connect.service.SparkListenerConnectSessionClosed": _session_closed,
+    "org.apache.spark.sql.connect.service.SparkListenerConnectServiceStarted": _connect_server_started,
 }
 
 #: The ``"Event"`` names :func:`decode` turns into records; every other kind decodes to None.
