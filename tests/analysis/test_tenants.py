@@ -424,8 +424,15 @@ def test_a_connect_server_idles_with_no_session_from_its_start() -> None:
 def test_connect_stages_are_not_named_after_the_plan() -> None:
     s = AppState("app-p")
     s.apply(AppStart("app-p", "srv", "u", 0))
+    s.apply(ExecutorAdded("1", "h", 1, 0))
     s.apply(JobStart(0, 0, (0,), tags=(op_tag("alice", S1),)))
-    s.apply(StageSubmitted(0, 0, 'Spark Connect - plan { filter: "secret = 42" }', 1, 0))
-    s.apply(StageCompleted(0, 0, 'Spark Connect - plan { filter: "secret = 42" }', 1, 10))
+    plan = 'Spark Connect - plan { filter: "secret = 42" }'
+    rdd = RddInfo(3, "MapPartitionsRDD", plan, (), True, False, 1, 1)
+    s.apply(StageSubmitted(0, 0, plan, 1, 0, (rdd,)))
+    s.apply(TaskStart(1, 0, 0, 0, 0, 0, "1", 0))
     s.apply(JobEnd(0, 10, True))
-    assert "secret" not in str(summary(s))
+    s.apply(StageCompleted(0, 0, plan, 1, 10, rdds=(rdd,)))  # after its job ended: still scrubbed
+    s.apply(BlockUpdated("rdd_3_0", "1", True, False, False, True, 1, 10, 0))
+    snap = summary(s)
+    assert "secret" not in str(snap)
+    assert snap["timeline"]["stages"][0][2] == f"Spark Connect operation (session {S1})"

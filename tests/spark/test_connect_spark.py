@@ -309,7 +309,16 @@ def test_connect_sessions_offline_equal_an_independent_reading_of_the_log(
     assert alice["recompute_seconds"] == pytest.approx(offline["cache_recompute_seconds"])
     assert bob["busy_core_seconds"] > 0 and bob["cached_bytes"] == 0
     # Connect jobs are not named after their plans (statement texts) anywhere in the report.
-    assert "user_context" not in json.dumps(offline)
+    assert strings_holding("user_context", offline) == []
+
+
+def strings_holding(needle: str, value: Any, path: str = "") -> list[str]:
+    """Where in a JSON value a string holds ``needle`` (paths, for the assertion message)."""
+    if isinstance(value, dict):
+        return [p for k, v in value.items() for p in strings_holding(needle, v, f"{path}.{k}")]
+    if isinstance(value, list):
+        return [p for i, v in enumerate(value) for p in strings_holding(needle, v, f"{path}[{i}]")]
+    return [path] if isinstance(value, str) and needle in value else []
 
 
 def test_connect_live_figures_equal_the_servers_event_log(

@@ -24,7 +24,7 @@ How each figure is computed is documented in docs/figures.md; keep the two in st
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sparkprobe.analysis.causes import classify_removal
@@ -267,9 +267,7 @@ class AppState:
         self.tenants.job_ended(e)
 
     def _on_stage_submitted(self, e: StageSubmitted) -> None:
-        name = self.tenants.stage_name(e.stage_id, e.name)
-        if name is not e.name:
-            e = replace(e, name=name)  # a Connect stage's name is the request's plan: docs/tenants.md
+        e = self.tenants.scrub_stage(e)  # a Connect stage is named after the request's plan: docs/tenants.md
         self._tick(e.time)
         time = e.time or self.last_time
         was_idle_app = self.stages.submitted(e, time)
@@ -280,9 +278,7 @@ class AppState:
             self.executors.resegment_all(time)
 
     def _on_stage_completed(self, e: StageCompleted) -> None:
-        name = self.tenants.stage_name(e.stage_id, e.name)
-        if name is not e.name:
-            e = replace(e, name=name)
+        e = self.tenants.scrub_stage(e)
         self._tick(e.time)
         time = e.time or self.last_time
         none_running = self.stages.completed(e, time)

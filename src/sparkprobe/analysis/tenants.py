@@ -26,10 +26,18 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TypeVar
 
-from sparkprobe.events import JobEnd, JobStart, SessionClosed, SessionStarted, StageSubmitted, TaskEnd
+from sparkprobe.events import (
+    JobEnd,
+    JobStart,
+    SessionClosed,
+    SessionStarted,
+    StageCompleted,
+    StageSubmitted,
+    TaskEnd,
+)
 from sparkprobe.model import TenantKind, TenantReport
 
 if TYPE_CHECKING:
@@ -62,6 +70,9 @@ MAX_OPEN_SESSIONS = 100_000
 MAX_JOBS = 100_000
 
 _RESERVED = frozenset({OTHER, NONE})
+# What Spark Connect sets callSite.short to (ExecuteThreadRunner.scala), and what sparkprobe shows instead.
+_CONNECT_CALLSITE = "Spark Connect - "
+_CONNECT_OPERATION = "Spark Connect operation"
 # Spark Connect's job tags (ExecuteHolder.scala: ExecuteJobTag, ExecuteSessionTag).
 _OPERATION_PREFIX = "SparkConnect_OperationTag_User_"
 _SESSION_TAG = re.compile(
@@ -149,6 +160,8 @@ class Tenant:
     #: Not a reportable tenant (the "has a tag" accumulator).
     hidden: bool = False
 
+
+_StageEvent = TypeVar("_StageEvent", StageSubmitted, StageCompleted)
 
 #: The tenants one job counts for (empty: none at all, the common case of a classic app).
 Charge = tuple[Tenant, ...]
@@ -346,7 +359,7 @@ class TenantLedger:
         for stage_id in e.stage_ids:
             self._stage_charge.setdefault(stage_id, charge)
             if session is not None and len(self._connect_stages) < MAX_JOBS:
-                self._connect_stages.setdefault(stage_id, f"Spark Connect operation (session {session.id})")
+                self._connect_stages.setdefault(stage_id, f"{_CONNECT_OPERATION} (session {session.id})")
         for tenant in charge:
             tenant.jobs += 1
 
@@ -363,15 +376,24 @@ class TenantLedger:
         for tenant in charge:
             tenant.jobs -= 1
 
-    def stage_name(self, stage_id: int, name: str) -> str:
-        """The name a stage is reported under: a Connect stage's is ``Spark Connect operation (session <id>)``.
+    def scrub_stage(self, e: _StageEvent) -> _StageEvent:
+        """The stage as reported: on a Connect server, no name or RDD callsite is the request's plan.
 
-        Spark names a stage after its job's ``callSite.short``, which Spark Connect sets to
-        ``Spark Connect - <the request's plan>``: a statement text that may hold literals, kept out
-        of reports like the job's callsite (the entry goes with the job's end).
+        Spark names a stage, and the RDDs made while the job runs, after the job's
+        ``callSite.short``, which Spark Connect sets to ``Spark Connect - <the request's plan>``: a
+        statement text that may hold literals, kept out of reports like the job's callsite. They
+        read ``Spark Connect operation (session <id>)`` instead (the session unknown once its job ended).
         """
-        found = self._connect_stages.get(stage_id)
-        return found if found is not None and name.startswith("Spark Connect") else name
+        if not self.connect:
+            return e
+        label = self._connect_stages.get(e.stage_id, _CONNECT_OPERATION)
+        name = label if e.name.startswith(_CONNECT_CALLSITE) else e.name
+        rdds = tuple(
+            replace(r, callsite=label) if r.callsite.startswith(_CONNECT_CALLSITE) else r for r in e.rdds
+        )
+        if name is e.name and all(a is b for a, b in zip(rdds, e.rdds, strict=True)):
+            return e
+        return replace(e, name=name, rdds=rdds)
 
     def stage_submitted(self, e: StageSubmitted) -> None:
         """An RDD belongs to the charge of the job whose stage persisted it first."""
