@@ -45,8 +45,9 @@ def _remote_of_session(spark: Any) -> str | None:
     if not type(spark).__module__.startswith("pyspark.sql.connect"):
         return None
     client = getattr(spark, "client", None)
-    host = getattr(client, "host", None)
-    return f"sc://{host}" if isinstance(host, str) else "a pyspark.sql.connect session"
+    # The channel builder's host:port (pyspark keeps it private); the public host alone otherwise.
+    where = getattr(getattr(client, "_builder", None), "endpoint", None) or getattr(client, "host", None)
+    return f"sc://{where}" if isinstance(where, str) else "a pyspark.sql.connect session"
 
 
 def _remote_of_builder(builder: Any) -> str | None:

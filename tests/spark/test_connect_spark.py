@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 
+import sparkprobe
 from conftest import BASE_CONF, DYNAMIC_CONF, IN_CI, free_port, pyspark_home
 from sparkprobe._jar import listener_confs
 from sparkprobe.offline import analyze_source
@@ -382,8 +383,20 @@ def test_the_server_serves_its_clients_with_the_agent_down(tmp_path: Path) -> No
         for user in ("alice", "bob"):
             s = client(server, user)
             results.append(s.range(0, 100_000, 1, 4).selectExpr("sum(id)").collect()[0][0])
+            if user == "alice":
+                # A Connect client has no driver JVM: attach says so and how to profile the server.
+                with pytest.raises(sparkprobe.ConnectClientError) as raised:
+                    sparkprobe.attach(s)
+                message = str(raised.value)
+                assert "server-side listener" in message
+                assert "spark.extraListeners=io.sparkprobe.ProbeListener" in message
+                assert server.url in message
             s.stop()
         assert results == [99_999 * 100_000 // 2] * 2
+        from pyspark.sql import SparkSession
+
+        with pytest.raises(sparkprobe.ConnectClientError, match=r"sparkprobe\.configure: this is a Spark Connect"):
+            sparkprobe.configure(SparkSession.builder.remote(f"{server.url}/;user_id=carol"))
         assert server.proc.poll() is None, server.tail()
     finally:
         server.stop()
