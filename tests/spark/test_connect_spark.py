@@ -11,6 +11,7 @@ Connect Python client is not the goal (docs/tenants.md).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import signal
@@ -29,9 +30,10 @@ import pytest
 import sparkprobe
 from conftest import BASE_CONF, DYNAMIC_CONF, IN_CI, free_port, pyspark_home
 from sparkprobe._jar import listener_confs
+from sparkprobe.events import EVENT_TYPES
 from sparkprobe.offline import analyze_source
 from sparkprobe.service import AgentService, AgentSettings
-from sparkprobe.sources.eventlog import discover
+from sparkprobe.sources.eventlog import discover, read_events
 
 pytestmark = pytest.mark.spark
 
@@ -336,6 +338,41 @@ def test_connect_live_figures_equal_the_servers_event_log(
             and 'kind="session"' in line]
     assert len(busy) == len(tenants_of(live, "session"))
     assert sum(float(line.rsplit(" ", 1)[1]) for line in busy) == pytest.approx(live["busy_core_seconds"])
+
+
+def wire_line(event: Any) -> bytes:
+    """The wire v1 line of a record (docs/wire-format.md: the record's fields under the kind's name)."""
+    kind = {cls: k for k, cls in EVENT_TYPES.items()}[type(event)]
+    return json.dumps({"k": kind, **dataclasses.asdict(event)}).encode() + b"\n"
+
+
+def test_connect_log_streamed_over_the_wire_equals_analyze(
+    connect_run: tuple[dict[str, Any], dict[str, Any], Path, str],
+) -> None:
+    """The server's events sent as the wire kinds the listener sends (session_started, job_start tags...).
+
+    A real agent on a real socket: what the live path makes of the Connect kinds equals analyze.
+    """
+    _, offline, logs, _ = connect_run
+    service = AgentService(AgentSettings(listen="127.0.0.1:0", metrics=None, token="t")).start()
+    try:
+        host, port = service.endpoint.rsplit(":", 1)
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            hello = {"hello": "sparkprobe", "wire": 1, "app_id": offline["app_id"], "token": "t", "listener": "test"}
+            sock.sendall(json.dumps(hello).encode() + b"\n")
+            assert b'"ok":true' in sock.recv(100)
+            (source,) = discover([logs])
+            sock.sendall(b"".join(wire_line(e) for e in read_events(source)))
+            agent = service.agent
+            assert agent is not None
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not (agent.apps and next(iter(agent.apps.values())).ended_at):
+                time.sleep(0.1)
+            live = agent.snapshot(offline["app_id"])
+    finally:
+        service.stop()
+    assert live["tenants"] == offline["tenants"] and tenants_of(live, "session")
+    assert live["idle_by_cause"] == offline["idle_by_cause"]
 
 
 # ------------------------------------------------------------------------------ Must show 3
