@@ -11,6 +11,7 @@ Connect Python client is not the goal (docs/tenants.md).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -117,11 +118,20 @@ class ConnectServer:
         self._log.close()
 
 
-def client(server: ConnectServer, user: str) -> Any:
-    """A new Connect client session for ``user`` (``create()``: one session per call, not a shared one)."""
+@contextlib.contextmanager
+def client(server: ConnectServer, user: str) -> Iterator[Any]:
+    """A new Connect client session for ``user``, released at the end (even when the test fails).
+
+    ``create()``: one session per call, not a shared one. A session left open keeps the client's
+    gRPC threads alive and the test process from exiting.
+    """
     from pyspark.sql import SparkSession
 
-    return SparkSession.builder.remote(f"{server.url}/;user_id={user}").create()
+    session = SparkSession.builder.remote(f"{server.url}/;user_id={user}").create()
+    try:
+        yield session
+    finally:
+        session.stop()
 
 
 def live_and_offline(
@@ -250,24 +260,22 @@ def two_users_one_caches(server: ConnectServer, service: AgentService) -> None:
 
     def alice() -> None:
         try:
-            s = client(server, "alice")
-            df = s.range(0, 300_000, 1, 4).withColumn("k", sf.col("id") % 17).cache()
-            assert df.count() == 300_000
-            cached.set()
-            # Idle past cachedExecutorIdleTimeout: dynamic allocation reclaims the executors and the cache.
-            wait_agent(service, lambda snap: snap["executors_active"] == 0 and snap["cache_lost_blocks"] > 0, 120)
-            assert df.groupBy("k").count().count() == 17  # rebuilds the lost blocks
-            s.stop()
+            with client(server, "alice") as s:
+                df = s.range(0, 300_000, 1, 4).withColumn("k", sf.col("id") % 17).cache()
+                assert df.count() == 300_000
+                cached.set()
+                # Idle past cachedExecutorIdleTimeout: dynamic allocation reclaims the executors and the cache.
+                wait_agent(service, lambda snap: snap["executors_active"] == 0 and snap["cache_lost_blocks"] > 0, 120)
+                assert df.groupBy("k").count().count() == 17  # rebuilds the lost blocks
         except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
             errors.append(exc)
 
     def bob() -> None:
         try:
-            s = client(server, "bob")
-            cached.wait(120)
-            for _ in range(2):
-                assert s.range(0, 400_000, 1, 4).select(sf.sum("id")).collect()[0][0] == 399_999 * 400_000 // 2
-            s.stop()
+            with client(server, "bob") as s:
+                cached.wait(120)
+                for _ in range(2):
+                    assert s.range(0, 400_000, 1, 4).select(sf.sum("id")).collect()[0][0] == 399_999 * 400_000 // 2
         except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
             errors.append(exc)
 
@@ -383,11 +391,8 @@ def many_sessions(server: ConnectServer, service: AgentService) -> None:
     wait_agent(service, lambda s: s["executors_active"] == 2, 120)
 
     def one(i: int) -> int:
-        s = client(server, f"user{i % 7}")
-        try:
+        with client(server, f"user{i % 7}") as s:
             return int(s.range(0, 1_000 + i, 1, 2).count())
-        finally:
-            s.stop()
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         assert list(pool.map(one, range(200))) == [1_000 + i for i in range(200)]
@@ -418,17 +423,16 @@ def test_the_server_serves_its_clients_with_the_agent_down(tmp_path: Path) -> No
     try:
         results = []
         for user in ("alice", "bob"):
-            s = client(server, user)
-            results.append(s.range(0, 100_000, 1, 4).selectExpr("sum(id)").collect()[0][0])
-            if user == "alice":
-                # A Connect client has no driver JVM: attach says so and how to profile the server.
-                with pytest.raises(sparkprobe.ConnectClientError) as raised:
-                    sparkprobe.attach(s)
-                message = str(raised.value)
-                assert "server-side listener" in message
-                assert "spark.extraListeners=io.sparkprobe.ProbeListener" in message
-                assert server.url in message
-            s.stop()
+            with client(server, user) as s:
+                results.append(s.range(0, 100_000, 1, 4).selectExpr("sum(id)").collect()[0][0])
+                if user == "alice":
+                    # A Connect client has no driver JVM: attach says so and how to profile the server.
+                    with pytest.raises(sparkprobe.ConnectClientError) as raised:
+                        sparkprobe.attach(s)
+                    message = str(raised.value)
+                    assert "server-side listener" in message
+                    assert "spark.extraListeners=io.sparkprobe.ProbeListener" in message
+                    assert server.url in message
         assert results == [99_999 * 100_000 // 2] * 2
         from pyspark.sql import SparkSession
 
