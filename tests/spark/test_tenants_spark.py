@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 import sparkprobe
-from conftest import wait_executors
+from conftest import BASE_CONF, wait_executors
 from sparkprobe.offline import analyze_source
 from sparkprobe.sources.eventlog import discover
 
@@ -59,19 +59,27 @@ def independent_task_ms(events: list[dict[str, Any]], label: str) -> dict[str, i
     return out
 
 
-def test_classic_tags_groups_and_pools_live_offline_and_raw(spark_factory: Any, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def classic_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict[str, Any], dict[str, Any], Path]:
+    """One classic app with job groups, job tags, a pool and (4.x) SparkSession tags: (live, offline, log dir)."""
+    pytest.importorskip("pyspark")
     import pyspark
+    from pyspark import SparkContext
+    from pyspark.sql import SparkSession
 
-    probes: list[sparkprobe.Probe] = []
-    conf = {"spark.eventLog.enabled": "true", "spark.eventLog.dir": str(tmp_path)}
-    spark = spark_factory("tenants", conf, builder_hook=lambda b: probes.append(sparkprobe.configure(b, metrics=None)))
-    (probe,) = probes
+    tmp_path = tmp_path_factory.mktemp("tenants")
+    builder = SparkSession.builder.master("local-cluster[2,1,1024]").appName("tenants")
+    for key, value in {**BASE_CONF, "spark.eventLog.enabled": "true", "spark.eventLog.dir": str(tmp_path)}.items():
+        builder = builder.config(key, value)
+    probe = sparkprobe.configure(builder, metrics=None)
+    spark = builder.getOrCreate()
     try:
         sc = spark.sparkContext
+        sc.setLogLevel("ERROR")
         wait_executors(sc, 2)
         sc.setJobGroup("nightly-load", "the nightly load")
         assert sc.parallelize(range(40_000), 4).map(lambda x: x * 2).sum() == 40_000 * 39_999
-        sc.clearJobGroup()
+        sc.setLocalProperty("spark.jobGroup.id", None)  # clearJobGroup is 4.x only
         sc.addJobTag("team-a")
         assert spark.range(0, 50_000, 1, 4).selectExpr("sum(id)").collect()[0][0] == 50_000 * 49_999 // 2
         sc.setLocalProperty("spark.scheduler.pool", "adhoc")
@@ -85,13 +93,23 @@ def test_classic_tags_groups_and_pools_live_offline_and_raw(spark_factory: Any, 
         assert sc.parallelize(range(5_000), 2).count() == 5_000  # nobody's
     finally:
         spark.stop()
+        SparkContext._active_spark_context = None
+        SparkSession._instantiatedSession = None
+        SparkSession._activeSession = None
     live = probe.wait_for(lambda s: not s["running"], timeout_s=30)
     probe.close()
-
     (source,) = discover([tmp_path])
     offline = analyze_source(source).to_json()
     assert offline["bad_lines"] == 0
+    return live, offline, tmp_path
 
+
+def test_classic_tags_groups_and_pools_offline_and_raw(
+    classic_run: tuple[dict[str, Any], dict[str, Any], Path],
+) -> None:
+    import pyspark
+
+    _, offline, tmp_path = classic_run
     tags = tenants_of(offline, "tag")
     expected_tags = {"team-a"} | (set() if pyspark.__version__.startswith("3.") else {"etl"})
     assert set(tags) == expected_tags | {"none"}
@@ -110,7 +128,14 @@ def test_classic_tags_groups_and_pools_live_offline_and_raw(spark_factory: Any, 
         assert round(sum(t["busy_core_seconds"] for t in rows) * 1000) == round(offline["busy_core_seconds"] * 1000)
         assert round(sum(t["task_seconds"] for t in rows) * 1000) == round(offline["tasks"]["run_seconds"] * 1000)
 
-    # The same figures live.
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="waits for the listener to send job tags/groups/pools (issue 18's listener part, after branch java-perf)",
+)
+def test_classic_tenants_live_equal_the_event_log(classic_run: tuple[dict[str, Any], dict[str, Any], Path]) -> None:
+    live, offline, _ = classic_run
+    assert live["tenants"] and live["tenants"] == offline["tenants"]
     assert {k: v for k, v in live.items() if k not in TRANSPORT_ONLY} == {
         k: v for k, v in offline.items() if k not in TRANSPORT_ONLY
     }
