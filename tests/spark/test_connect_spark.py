@@ -51,9 +51,12 @@ WAITS_FOR_LISTENER = pytest.mark.xfail(
 )
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="module", autouse=True)
 def _classic_mode_after() -> Iterator[None]:
-    """A Connect client sets SPARK_CONNECT_MODE_ENABLED for the process: later classic sessions must not see it."""
+    """A Connect client sets SPARK_CONNECT_MODE_ENABLED for the process: later classic sessions must not see it.
+
+    Module-scoped so it is set up before (and torn down after) the module's Connect run.
+    """
     saved = {k: os.environ.get(k) for k in ("SPARK_CONNECT_MODE_ENABLED", "SPARK_REMOTE")}
     yield
     for key, value in saved.items():

@@ -189,7 +189,9 @@ class ExecutorLedger:
             if ex.running:
                 core_ms = min(ex.running * self._app.task_cpus, ex.cores) * (time - ex.busy_mark)
                 ex.busy_core_ms += core_ms
-                self._app.tenants.split_busy(ex, core_ms)  # shared among the running tasks' tenants
+                tenants = self._app.tenants
+                if tenants.charged:
+                    tenants.split_busy(ex, core_ms)  # shared among the running tasks' tenants
             ex.busy_mark = time
 
     def task_started(self, ex: Executor, launch: int) -> None:

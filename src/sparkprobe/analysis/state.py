@@ -297,7 +297,8 @@ class AppState:
             return
         self.tasks.started(e)
         self.executors.task_started(ex, e.launch)
-        self.tenants.task_started(e.task_id, e.exec_id, e.stage_id)
+        if self.tenants.charged:
+            self.tenants.task_started(e.task_id, e.exec_id, e.stage_id)
 
     def _on_task_end(self, e: TaskEnd) -> None:
         self._tick(e.finish)
@@ -314,13 +315,15 @@ class AppState:
         running = self.tasks.running.pop(e.task_id, None)
         self.storage.task_ended(running, e)
         ex = self.executors.get(e.exec_id)
-        self.tenants.task_ended(e, running, ex, est_rebuilt > 0)
+        tenants = self.tenants
+        if tenants.charged:
+            tenants.task_ended(e, running, ex, est_rebuilt > 0)
         if ex is None:
             return
         wrote_shuffle = status is TaskStatus.SUCCESS and e.shuffle_write_bytes > 0
         self.executors.task_ended(ex, e.launch, e.finish, running is not None, wrote_shuffle)
-        if running is not None:
-            self.tenants.task_released(e.task_id)
+        if running is not None and tenants.charged:
+            tenants.task_released(e.task_id)
 
     # ------------------------------------------------------------------ Spark Connect sessions
     def _on_session_started(self, e: SessionStarted) -> None:

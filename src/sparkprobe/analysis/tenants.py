@@ -204,6 +204,8 @@ class TenantLedger:
         self._open_sessions: set[str] = set()
         #: A Spark Connect session was seen: idle with none open is ``no_session``.
         self.connect = False
+        #: Some job had a charge: until then the per-task hooks are skipped (a classic app's cost).
+        self.charged = False
 
     # ------------------------------------------------------------------ tenants
     def _tenant(self, kind: TenantKind, raw_id: str, user: str = "") -> Tenant:
@@ -305,6 +307,7 @@ class TenantLedger:
         if e.pool:
             members.append(self._tenant(TenantKind.POOL, e.pool))
         charge = tuple(members)
+        self.charged = True
         if len(self._charges) < MAX_JOBS:
             self._charges[key] = charge
         return charge
