@@ -85,6 +85,28 @@ def agents(expr: str, by: str = "") -> str:
     return f"sum{group} (max by ({_by('instance', by)}) ({expr}))"
 
 
+#: The tenant kinds the "who uses the executors" panel shows, in order: per app, the first it has.
+#: Sessions, job groups and pools partition an app's work; tags overlap, so they come last.
+TENANT_KINDS = ("session", "job_group", "pool", "tag")
+
+
+def tenant_selection(metric: str, rate: str = "") -> str:
+    """``metric`` for each app's first kind of :data:`TENANT_KINDS` (``rate``: a range to take rates over).
+
+    ``or on (app_id, app_name)`` keeps a later kind's series only for apps with none of the earlier.
+    """
+    def one(kind: str) -> str:
+        series = f'{metric}{{{SEL}, kind="{kind}"}}'
+        return f"rate({series}[{rate}])" if rate else series
+
+    return " or on (app_id, app_name) ".join(one(kind) for kind in TENANT_KINDS)
+
+
+def who_uses_the_executors() -> str:
+    """Busy cores per tenant: a clock counter, so the rate of each copy, then the largest copy."""
+    return f"max by ({APP}, kind, tenant) ({tenant_selection('sparkprobe_tenant_busy_core_seconds_total', '5m')})"
+
+
 # ---------------------------------------------------------------------------- layout and panels
 class Layout:
     """Places panels left to right in lines of 24 columns, under full-width rows."""
@@ -410,6 +432,20 @@ def overview() -> Board:
                  "short",
                  [(f"sum by (cause) (app_cause:sparkprobe_executor_idle_seconds:rate5m{{{SEL}}})", "{{cause}}")],
                  stack=True, decimals=2)
+
+    d.row("Tenants")
+    d.timeseries("Who uses the executors", (
+        "Busy cores (busy core-seconds per second, over 5 minutes) by tenant: per app, its Spark Connect "
+        "sessions; for an app without sessions its job groups, else its pools, else its job tags (tags "
+        "overlap: a job with two tags counts for both). 'other' is the fold past --max-tenants, 'none' the "
+        "work with no tenant of that kind. A clock counter: rate per copy, then the largest copy. "
+        "See docs/tenants.md."),
+                 "short", [(who_uses_the_executors(), "{{tenant}} ({{kind}}, {{app_name}})")], stack=True, decimals=2)
+    d.table("Tenants since app start", (
+        "Per tenant of the selected apps: busy core-seconds since the app started (the largest copy); "
+        "the kinds are those of the panel beside it. See docs/tenants.md."),
+            "s", f"max by ({APP}, kind, tenant) ({tenant_selection('sparkprobe_tenant_busy_core_seconds_total')})",
+            "busy core-seconds", w=12)
 
     d.row("Findings and executor removals")
     # Findings stay max-per-app: idle findings are made by the clock, so an agent still holding a

@@ -41,7 +41,11 @@ for line in $SPARK_LINES; do
   echo "== pyspark $line: $venv"
   [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
   "$venv/bin/pip" install -q --upgrade pip >/dev/null
-  "$venv/bin/pip" install -q "pyspark==$line" "${wheel}[test]"
+  # Spark Connect's Python client (grpcio, pyarrow, pandas...) on the 4.x lines only: the Connect
+  # tests run a real Connect server from pip pyspark 4.x and skip on 3.5 (tests/spark/test_connect*.py).
+  spark="pyspark==$line"
+  case "$line" in 3.*) ;; *) spark="pyspark[connect]==$line" ;; esac
+  "$venv/bin/pip" install -q "$spark" "${wheel}[test]"
   # The wheel keeps its version from build to build: without --force-reinstall pip would keep the
   # copy installed last time, and the tests would run the old listener and package.
   "$venv/bin/pip" install -q --force-reinstall --no-deps "$wheel"

@@ -23,6 +23,7 @@ from sparkprobe.events import (
     Conf,
     ExecutorAdded,
     ExecutorRemoved,
+    JobStart,
     StageCompleted,
     StageSubmitted,
     TaskEnd,
@@ -124,6 +125,7 @@ def a_state() -> AppState:
     state.apply(AppStart("app-1", "docs", "u", 1_000, "4.3.0"))
     state.apply(Conf({"spark.dynamicAllocation.enabled": "true"}))
     state.apply(ExecutorAdded("1", "h", 2, 1_000))
+    state.apply(JobStart(0, 2_000, (0,), tags=("nightly",)))  # a tenant: the `tenants` keys
     state.apply(StageSubmitted(0, 0, "count at docs.py:1", 1, 2_000))
     state.apply(TaskStart(1, 0, 0, 0, 0, 0, "1", 2_000))
     state.apply(BlockUpdated("rdd_1_0", "1", True, False, False, True, 1, 100, 0))

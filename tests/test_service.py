@@ -32,6 +32,7 @@ def test_cli_defaults_are_the_settings_defaults() -> None:
         "metrics_tls_cert": args.metrics_tls_cert, "metrics_tls_key": args.metrics_tls_key,
         "token": args.token or "",
         "price_core_hour": args.price_core_hour, "price_gib_hour": args.price_gib_hour,
+        "max_tenants": args.max_tenants,
     }
     for name, value in by_flag.items():
         assert getattr(DEFAULTS, name) == value, name

@@ -18,7 +18,7 @@ from sparkprobe._version import __version__
 from sparkprobe.agent import Agent
 from sparkprobe.analysis.report import build_report
 from sparkprobe.analysis.state import AppState, Limits
-from sparkprobe.bridge import Probe, attach, configure
+from sparkprobe.bridge import ConnectClientError, Probe, attach, configure
 from sparkprobe.model import AppReport
 from sparkprobe.offline import analyze_source
 from sparkprobe.service import AgentService, AgentSettings
@@ -31,6 +31,7 @@ __all__ = [
     "AgentSettings",
     "AppReport",
     "AppState",
+    "ConnectClientError",
     "Limits",
     "Probe",
     "__version__",

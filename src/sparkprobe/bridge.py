@@ -9,6 +9,7 @@ py4j is needed only here: JVM-only jobs use ``spark.extraListeners`` and ``spark
 from __future__ import annotations
 
 import functools
+import os
 import secrets
 import sys
 import threading
@@ -21,7 +22,43 @@ from sparkprobe.agent import Agent, AppRecord
 from sparkprobe.model import AppReport
 from sparkprobe.service import AgentService, AgentSettings
 
-__all__ = ["Probe", "attach", "configure"]
+__all__ = ["ConnectClientError", "Probe", "attach", "configure"]
+
+
+class ConnectClientError(RuntimeError):
+    """``attach``/``configure`` was given a Spark Connect client: the listener belongs on the server."""
+
+
+def _connect_client_error(where: str, remote: str) -> ConnectClientError:
+    return ConnectClientError(
+        f"sparkprobe.{where}: this is a Spark Connect client ({remote}); a Connect client has no driver JVM "
+        "to load the listener into. Profile the Connect server instead, with the server-side listener: "
+        "run `sparkprobe agent` and start the server with `--jars \"$(sparkprobe jar)\" "
+        "--conf spark.extraListeners=io.sparkprobe.ProbeListener --conf spark.sparkprobe.endpoint=HOST:7733` "
+        "(sbin/start-connect-server.sh takes spark-submit's options). Every session of the server is then "
+        "reported, per session and per user (docs/tenants.md)."
+    )
+
+
+def _remote_of_session(spark: Any) -> str | None:
+    """The ``sc://`` target of a Spark Connect client session, else None (a classic session)."""
+    if not type(spark).__module__.startswith("pyspark.sql.connect"):
+        return None
+    client = getattr(spark, "client", None)
+    # The channel builder's host:port (pyspark keeps it private); the public host alone otherwise.
+    where = getattr(getattr(client, "_builder", None), "endpoint", None) or getattr(client, "host", None)
+    return f"sc://{where}" if isinstance(where, str) else "a pyspark.sql.connect session"
+
+
+def _remote_of_builder(builder: Any) -> str | None:
+    """The ``sc://`` target a builder will connect to (``.remote()``, ``spark.remote``, SPARK_REMOTE), else None."""
+    options = getattr(builder, "_options", {})
+    remote = options.get("spark.remote") if isinstance(options, dict) else None
+    if remote is None and options.get("spark.master") is None:
+        remote = os.environ.get("SPARK_REMOTE")  # what getOrCreate() reads when neither is set
+    if remote is None and str(options.get("spark.api.mode", "")).lower() == "connect":
+        remote = "spark.api.mode=connect"
+    return str(remote) if remote else None
 
 
 class Probe:
@@ -193,8 +230,12 @@ def attach(
     ``idle_threshold_s`` overrides the agent's idle-finding threshold. ``price_core_hour`` and
     ``price_gib_hour`` price the app where it sets no ``spark.sparkprobe.price.*`` (the agent's
     ``--price-*``: docs/figures.md, "Cost").
-    Raises :class:`~sparkprobe.service.ServiceError` when /metrics cannot be served there.
+    Raises :class:`~sparkprobe.service.ServiceError` when /metrics cannot be served there, and
+    :class:`ConnectClientError` for a Spark Connect client session (the listener goes on the server).
     """
+    remote = _remote_of_session(spark)
+    if remote is not None:
+        raise _connect_client_error("attach", remote)
     sc = spark.sparkContext
     jsc = sc._jsc.sc()
     token = secrets.token_hex(16)
@@ -236,7 +277,11 @@ def configure(
     DataFrame jobs after the user's Python line, from the first DataFrame action on.
     ``pushgateway`` (a URL) receives the app's final figures when it ends; the prices as for
     :func:`attach`.
+    Raises :class:`ConnectClientError` for a builder set up for Spark Connect (``.remote(...)``).
     """
+    remote = _remote_of_builder(builder)
+    if remote is not None:
+        raise _connect_client_error("configure", remote)
     token = secrets.token_hex(16)
     probe = _start(metrics, idle_threshold_s, token, pushgateway, (price_core_hour, price_gib_hour))
     options = getattr(builder, "_options", {})

@@ -44,6 +44,7 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         pushgateway_per_run=args.pushgateway_per_run,
         price_core_hour=args.price_core_hour,
         price_gib_hour=args.price_gib_hour,
+        max_tenants=args.max_tenants,
     )
     service = AgentService(settings)
     try:
@@ -182,6 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics-tls-key", default=None, metavar="PEM", help="the private key of --metrics-tls-cert")
     p.add_argument("--log-json", action="store_true", default=None, help="JSON log lines even on a terminal")
     add_price_arguments(p)
+    _add_max_tenants(p)
     p.set_defaults(func=_cmd_agent)
 
     p = sub.add_parser("analyze", help="analyze Spark event logs offline")
@@ -201,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="the advisor recommends the cheapest policy predicted at most PCT %% slower than the run (10)",
     )
     add_price_arguments(p)
+    _add_max_tenants(p)
     p.set_defaults(func=_cmd_analyze, policies=None)
 
     p = sub.add_parser("demo", help="run a real local-cluster Spark job under dynamic allocation, profiled live")
@@ -217,6 +220,21 @@ def build_parser() -> argparse.ArgumentParser:
     add_arguments(p)
     p.set_defaults(func=_cmd_submit)
     return parser
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
+
+
+def _add_max_tenants(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--max-tenants", type=_positive_int, default=DEFAULTS.max_tenants,
+        help="tenants (Connect sessions, users, tags, job groups, pools) kept per kind and app; the rest are "
+        f"folded into 'other' ({DEFAULTS.max_tenants})",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

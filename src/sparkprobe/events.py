@@ -22,6 +22,7 @@ __all__ = [
     "BlockManagerRemoved",
     "BlockUpdated",
     "Conf",
+    "ConnectServerStarted",
     "Event",
     "ExecutorAdded",
     "ExecutorMetrics",
@@ -215,6 +216,17 @@ class SessionClosed:
 
     session_id: str
     user: str
+    time: int
+
+
+@dataclass(frozen=True, slots=True)
+class ConnectServerStarted:
+    """The Spark Connect service started in this app (``SparkListenerConnectServiceStarted``).
+
+    The app is a Connect server from then on (idle with no session open is ``no_session``); the
+    event's host address and port are not read.
+    """
+
     time: int
 
 
@@ -422,6 +434,7 @@ Event = (
     | ResourceProfileAdded
     | SessionStarted
     | SessionClosed
+    | ConnectServerStarted
     | BlockManagerAdded
     | BlockManagerRemoved
     | BlockUpdated
@@ -457,4 +470,5 @@ EVENT_TYPES: dict[str, type] = {
     "resource_profile_added": ResourceProfileAdded,
     "session_started": SessionStarted,
     "session_closed": SessionClosed,
+    "connect_server_started": ConnectServerStarted,
 }

@@ -47,6 +47,8 @@ __all__ = [
     "SourceInfo",
     "TaskFigures",
     "TaskStatus",
+    "TenantKind",
+    "TenantReport",
     "TimelineReport",
     "Transport",
     "UncachedReuse",
@@ -67,6 +69,8 @@ class IdleCause(str, Enum):
     MIN_EXECUTORS = "min_executors"
     DRIVER_BUSY = "driver_busy"
     UNNEEDED = "unneeded"
+    #: A Spark Connect server with no client session open and no stage running (docs/tenants.md).
+    NO_SESSION = "no_session"
 
 
 class RemovalCause(str, Enum):
@@ -164,6 +168,21 @@ class WasteCause(str, Enum):
     UNNEEDED = "unneeded"
     #: Cores free and memory unused while the executor ran tasks (docs/figures.md, "Cost").
     UNUSED_WHILE_BUSY = "unused_while_busy"
+
+
+class TenantKind(str, Enum):
+    """Who a share of an app's work is attributed to (docs/tenants.md)."""
+
+    #: A Spark Connect session (its jobs carry Connect's operation tag).
+    SESSION = "session"
+    #: The user of a Spark Connect session (``user_id`` of the client's connection string).
+    USER = "user"
+    #: A job tag: ``SparkSession.addTag`` (classic or Connect) or ``SparkContext.addJobTag``.
+    TAG = "tag"
+    #: A job group (``SparkContext.setJobGroup``, ``spark.jobGroup.id``).
+    JOB_GROUP = "job_group"
+    #: A fair-scheduler pool (``spark.scheduler.pool``).
+    POOL = "pool"
 
 
 #: A finding's kind-specific detail value.
@@ -693,6 +712,40 @@ class CostFigures:
 
 
 @dataclass(frozen=True, slots=True)
+class TenantReport:
+    """One tenant's share of an app (docs/tenants.md); ``id`` ``other`` is the fold, ``none`` the rest.
+
+    ``start_ms``/``end_ms`` are a session's start and close (None when not seen, and for other kinds).
+    """
+
+    kind: TenantKind
+    id: str
+    user: str
+    task_seconds: float
+    busy_core_seconds: float
+    cache_lost_bytes: int
+    recompute_seconds: float
+    cached_bytes: int
+    start_ms: int | None = None
+    end_ms: int | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The tenant as an element of the report's ``tenants``."""
+        return {
+            "kind": self.kind.value,
+            "id": self.id,
+            "user": self.user,
+            "task_seconds": self.task_seconds,
+            "busy_core_seconds": self.busy_core_seconds,
+            "cache_lost_bytes": self.cache_lost_bytes,
+            "recompute_seconds": self.recompute_seconds,
+            "cached_bytes": self.cached_bytes,
+            "start_ms": self.start_ms,
+            "end_ms": self.end_ms,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class AppReport:
     """Everything sparkprobe reports about one application (docs/report-schema.md, "App").
 
@@ -749,6 +802,10 @@ class AppReport:
     memory: MemoryFigures | None = None
     #: Only when the user gave a price (``--price-core-hour``, ``spark.sparkprobe.price.*``).
     cost: CostFigures | None = None
+    #: Per-tenant shares (sessions, users, tags, job groups, pools: docs/tenants.md), headline too.
+    tenants: tuple[TenantReport, ...] = ()
+    #: Kind → distinct tenants folded into ``other`` past ``--max-tenants``.
+    tenants_folded: Mapping[TenantKind, int] = field(default_factory=dict)
 
     @property
     def running(self) -> bool:
@@ -849,6 +906,8 @@ class AppReport:
             "timeline": self.timeline.to_json() if self.timeline is not None else {},
             "memory": self.memory.to_json() if self.memory is not None else {},
             "cost": self.cost.to_json() if self.cost is not None else None,
+            "tenants": [t.to_json() for t in self.tenants],
+            "tenants_folded": _enum_map(self.tenants_folded),
         }
         if k.blocks_estimated is not None:
             out["cached_blocks_estimated"] = k.blocks_estimated

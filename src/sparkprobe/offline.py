@@ -99,7 +99,8 @@ def run_analyze(args: argparse.Namespace) -> int:
     for i, source in enumerate(sources, 1):
         progress.update(i, source.name, 0, force=True)
         limits = Limits(price_core_hour=getattr(args, "price_core_hour", None),
-                        price_gib_hour=getattr(args, "price_gib_hour", None))
+                        price_gib_hour=getattr(args, "price_gib_hour", None),
+                        max_tenants=args.max_tenants)
         try:
             apps.append(analyze_source(
                 source, limits, progress=functools.partial(progress.update, i, source.name),

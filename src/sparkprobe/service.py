@@ -60,6 +60,8 @@ class AgentSettings:
     #: (``spark.sparkprobe.price.*``); None: no money figure (docs/figures.md, "Cost").
     price_core_hour: float | None = None
     price_gib_hour: float | None = None
+    #: Tenants (sessions, users, tags, job groups, pools) kept per kind and app; the rest fold into ``other``.
+    max_tenants: int = Limits().max_tenants
 
 
 #: The defaults, for the command line's ``--help``.
@@ -136,7 +138,8 @@ class AgentService:
             retention_s=s.retention_s,
             app_timeout_s=s.app_timeout_s,
             limits=Limits(
-                idle_threshold_s=s.idle_threshold_s, price_core_hour=s.price_core_hour, price_gib_hour=s.price_gib_hour
+                idle_threshold_s=s.idle_threshold_s, price_core_hour=s.price_core_hour,
+                price_gib_hour=s.price_gib_hour, max_tenants=s.max_tenants,
             ),
             max_apps=s.max_apps,
             max_line_bytes=s.max_line_bytes,

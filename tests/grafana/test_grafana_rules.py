@@ -39,6 +39,7 @@ from sparkprobe.events import (
     ExecutorAdded,
     ExecutorMetrics,
     ExecutorRemoved,
+    JobStart,
     ListenerStats,
     TaskEnd,
     TaskStart,
@@ -256,6 +257,7 @@ def exposed() -> set[str]:
             Conf({"spark.dynamicAllocation.enabled": "true"}),
             ExecutorAdded("1", "h", 2, 1_000),
             BlockManagerAdded("1", "h", 1_000, 1 << 20),
+            JobStart(0, 2_000, (0,), tags=("nightly",)),  # a tenant: the sparkprobe_tenant_* series
             TaskStart(1, 0, 0, 0, 0, 0, "1", 2_000),
             TaskEnd(1, 0, 0, 0, 0, 0, "1", 2_000, 3_000, "success"),
             ExecutorMetrics("1", {"JVMHeapMemory": 1 << 28, "ProcessTreeJVMRSSMemory": 1 << 29}, 0, 0, "task"),

@@ -119,7 +119,7 @@ class ExecutorLedger:
             if ex.wrote_shuffle and app.shuffle_tracking:
                 return IdleCause.SHUFFLE_HELD
         if not app.stages.active:
-            return IdleCause.DRIVER_BUSY
+            return IdleCause.NO_SESSION if app.tenants.no_session_active else IdleCause.DRIVER_BUSY
         return IdleCause.UNNEEDED
 
     def open_idle(self, ex: Executor, time: int) -> None:
@@ -189,7 +189,11 @@ class ExecutorLedger:
         """Integrate the executor's busy cores up to ``time`` (a time already passed adds nothing)."""
         if time > ex.busy_mark:
             if ex.running:
-                ex.busy_core_ms += min(ex.running * self._app.task_cpus, ex.cores) * (time - ex.busy_mark)
+                core_ms = min(ex.running * self._app.task_cpus, ex.cores) * (time - ex.busy_mark)
+                ex.busy_core_ms += core_ms
+                tenants = self._app.tenants
+                if tenants.charged:
+                    tenants.split_busy(ex, core_ms)  # shared among the running tasks' tenants
             ex.busy_mark = time
 
     def task_started(self, ex: Executor, launch: int) -> None:

@@ -18,6 +18,7 @@ from sparkprobe.analysis.memory_advice import advise_memory
 from sparkprobe.analysis.policy import DEFAULT_WALL_BOUND
 from sparkprobe.analysis.settings import PRICE_CORE_HOUR_KEY, PRICE_GIB_HOUR_KEY, price
 from sparkprobe.analysis.state import AppState
+from sparkprobe.analysis.tenants import TenantTotals
 from sparkprobe.analysis.whatif import policy_whatif, what_if
 from sparkprobe.model import (
     Advice,
@@ -215,6 +216,14 @@ def build_report(
         rows = _mark_recommended(rows, recommended_row(advice))
     advice = price_advice(advice, core_price, gib_price)
     replay = what_if(stages.completed_rows, records, state.start_ms, until, state.task_cpus) if detail else None
+    tenants = state.tenants.reports(until, TenantTotals(
+        task_ms=tasks.run_ms,
+        busy_core_ms=busy_ms,
+        lost_bytes=cache.lost_bytes,
+        recompute_ms=storage.est_recompute_ms if storage.estimating else storage.recompute_ms,
+        cached_bytes=storage.mem_bytes + storage.disk_bytes,
+        estimated=storage.estimating,
+    ))
     return AppReport(
         app_id=state.app_id,
         attempt_id=state.attempt_id,
@@ -271,6 +280,8 @@ def build_report(
         policy_whatif_unavailable=unavailable,
         memory=memory,
         cost=cost_figures(cores, memory, core_price, gib_price),
+        tenants=tenants,
+        tenants_folded=dict(sorted(state.tenants.folded.items())),
     )
 
 

@@ -12,6 +12,7 @@ Who owns what (each a module of its own):
 - :class:`~sparkprobe.analysis.stages.StageLedger`: jobs, stages, stage rows, uncached reuse;
 - :class:`~sparkprobe.analysis.storage.StorageLedger`: the block map, cache loss and rebuilds;
 - :class:`~sparkprobe.analysis.memory.MemoryLedger`: memory peaks, resource profiles;
+- :class:`~sparkprobe.analysis.tenants.TenantLedger`: who (session, user, tag...) used what;
 - :class:`~sparkprobe.analysis.findings.FindingLog` and :class:`~sparkprobe.analysis.timeline.Timeline`.
 
 This class holds the app's identity and settings, dispatches each event, and orders the ledgers'
@@ -36,6 +37,7 @@ from sparkprobe.analysis.settings import AppSettings
 from sparkprobe.analysis.stages import StageLedger
 from sparkprobe.analysis.storage import StorageLedger
 from sparkprobe.analysis.tasks import TaskLedger
+from sparkprobe.analysis.tenants import TenantLedger
 from sparkprobe.analysis.timeline import Timeline
 from sparkprobe.events import (
     AppEnd,
@@ -44,6 +46,7 @@ from sparkprobe.events import (
     BlockManagerRemoved,
     BlockUpdated,
     Conf,
+    ConnectServerStarted,
     Event,
     ExecutorAdded,
     ExecutorMetrics,
@@ -52,6 +55,8 @@ from sparkprobe.events import (
     JobStart,
     ListenerStats,
     ResourceProfileAdded,
+    SessionClosed,
+    SessionStarted,
     StageCompleted,
     StageSubmitted,
     TaskEnd,
@@ -82,6 +87,8 @@ class Limits:
     #: of executor memory; None makes no money figure (the agent's and analyze's ``--price-*``).
     price_core_hour: float | None = None
     price_gib_hour: float | None = None
+    #: Tenants kept per kind (sessions, users, tags...); the rest fold into ``other`` (docs/tenants.md).
+    max_tenants: int = 50
 
 
 class AppState:
@@ -112,6 +119,7 @@ class AppState:
         #: What the policy simulator needs of the run (docs/advice.md).
         self.policy = PolicyRecorder(self)
         self.memory = MemoryLedger(self)
+        self.tenants = TenantLedger(self)
 
         # What the listener told about itself (cumulative) and what we could not track.
         self.listener_offered = 0
@@ -263,6 +271,7 @@ class AppState:
                 continue
             del self.tasks.running[task_id]
             self.executors.advance_busy(ex, ex.removed_ms)
+            self.tenants.task_released(task_id)
             ex.running = 0
             ex.busy_until = max(ex.busy_until, ex.removed_ms)
 
@@ -284,23 +293,28 @@ class AppState:
         self._tick(e.time)
         self.stages.job_started(e)
         self.policy.job_started(e)
+        self.tenants.job_started(e)
 
     def _on_job_end(self, e: JobEnd) -> None:
         self._tick(e.time)
         self.stages.job_ended(e)
         self.policy.job_ended(e)
+        self.tenants.job_ended(e)
 
     def _on_stage_submitted(self, e: StageSubmitted) -> None:
+        e = self.tenants.scrub_stage(e)  # a Connect stage is named after the request's plan: docs/tenants.md
         self._tick(e.time)
         time = e.time or self.last_time
         was_idle_app = self.stages.submitted(e, time)
         self.policy.stage_submitted(e, time)
         self.storage.remember_rdds(e.rdds, e.name)
+        self.tenants.stage_submitted(e)
         self.timeline.stage_started(e.stage_id, e.attempt, e.name, time)
         if was_idle_app:
             self.executors.resegment_all(time)
 
     def _on_stage_completed(self, e: StageCompleted) -> None:
+        e = self.tenants.scrub_stage(e)
         self._tick(e.time)
         time = e.time or self.last_time
         none_running = self.stages.completed(e, time)
@@ -321,6 +335,8 @@ class AppState:
         self.tasks.started(e)
         self.executors.task_started(ex, e.launch)
         self.policy.task_started(e)
+        if self.tenants.charged:
+            self.tenants.task_started(e.task_id, e.exec_id, e.stage_id)
 
     def _on_task_end(self, e: TaskEnd) -> None:
         self._tick(e.finish)
@@ -332,17 +348,40 @@ class AppState:
             self.storage.task_updated_blocks(e)
         persisted = self.stages.persisted.get(stage_key)
         computed: tuple[int, ...] = ()
+        est_rebuilt = self.storage.est_recomputed_blocks
         if status is TaskStatus.SUCCESS and persisted is not None:
             computed = self.storage.estimate_cached(persisted, e)
+        est_rebuilt = self.storage.est_recomputed_blocks - est_rebuilt
         self.policy.task_ended(e, status, computed)
         self.stages.task_ended(stage_key, max(0, e.finish - e.launch))
         running = self.tasks.running.pop(e.task_id, None)
         self.storage.task_ended(running, e)
         ex = self.executors.get(e.exec_id)
+        tenants = self.tenants
+        if tenants.charged:
+            tenants.task_ended(e, running, ex, est_rebuilt > 0)
         if ex is None:
             return
         wrote_shuffle = status is TaskStatus.SUCCESS and e.shuffle_write_bytes > 0
         self.executors.task_ended(ex, e.launch, e.finish, running is not None, wrote_shuffle)
+        if running is not None and tenants.charged:
+            tenants.task_released(e.task_id)
+
+    # ------------------------------------------------------------------ Spark Connect sessions
+    def _on_session_started(self, e: SessionStarted) -> None:
+        self._tick(e.time)
+        if self.tenants.session_started(e):
+            self.executors.resegment_all(e.time)  # idle stops being "no session"
+
+    def _on_connect_server_started(self, e: ConnectServerStarted) -> None:
+        self._tick(e.time)
+        self.tenants.connect_server_started()
+        self.executors.resegment_all(e.time)  # idle with no session open becomes "no session"
+
+    def _on_session_closed(self, e: SessionClosed) -> None:
+        self._tick(e.time)
+        if self.tenants.session_closed(e):
+            self.executors.resegment_all(e.time)  # idle becomes "no session"
 
     # ------------------------------------------------------------------ blocks
     def _on_block_updated(self, e: BlockUpdated) -> None:
@@ -389,4 +428,7 @@ _HANDLERS: dict[type, Callable[[AppState, Any], None]] = {
     ListenerStats: AppState._on_listener_stats,
     ExecutorMetrics: AppState._on_executor_metrics,
     ResourceProfileAdded: AppState._on_resource_profile_added,
+    SessionStarted: AppState._on_session_started,
+    SessionClosed: AppState._on_session_closed,
+    ConnectServerStarted: AppState._on_connect_server_started,
 }

@@ -307,6 +307,7 @@ class StorageLedger:
         by_cause[1] += nbytes
         rdds = []
         for rdd_id, (n, mem, disk) in sorted(per_rdd.items()):
+            self._app.tenants.cache_lost(rdd_id, mem + disk)  # the loss of the tenant that cached it
             rdd = self.rdd_table.get(rdd_id) or Rdd()
             rdds.append(LostRdd(rdd_id, rdd.name, rdd.callsite, rdd.first_stage, n, mem, disk))
         self.losses.append(Loss(exec_id, time, cause, reason, blocks, nbytes, tuple(rdds)))

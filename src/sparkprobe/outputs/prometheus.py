@@ -152,6 +152,31 @@ def app_families(reports: Sequence[AppReport]) -> list[Metric]:
         "Time the listener spent in its on* methods on Spark's listener bus, per event offered.",
         labels=_APP,
     )
+    # Per tenant (docs/tenants.md): at most --max-tenants ids per kind and app, plus "other" and "none".
+    tenant_busy = counter(
+        "sparkprobe_tenant_busy_core_seconds",
+        "Busy core-seconds of the tenant's tasks (each executor's busy cores split among its running tasks).",
+        ["kind", "tenant"],
+    )
+    tenant_tasks = counter(
+        "sparkprobe_tenant_task_seconds", "Task attempt spans of the tenant's jobs.", ["kind", "tenant"]
+    )
+    tenant_lost = counter(
+        "sparkprobe_tenant_cache_lost_bytes",
+        "Bytes lost with executors of the cached RDDs the tenant's jobs cached first.",
+        ["kind", "tenant"],
+    )
+    tenant_recompute = counter(
+        "sparkprobe_tenant_recompute_seconds", "Run time of the tenant's tasks that rebuilt lost blocks.",
+        ["kind", "tenant"],
+    )
+    tenant_cached = gauge(
+        "sparkprobe_tenant_cached_bytes", "Bytes cached now (all replicas) of the RDDs the tenant's jobs cached first.",
+        ["kind", "tenant"],
+    )
+    tenants_folded = counter(
+        "sparkprobe_tenants_folded", "Tenants folded into tenant=\"other\" past --max-tenants.", ["kind"]
+    )
 
     for r in reports:
         app = [r.app_id, r.app_name]
@@ -214,6 +239,15 @@ def app_families(reports: Sequence[AppReport]) -> list[Metric]:
                 cost.add_metric(app + [resource], money)
             for waste in WasteCause:
                 wasted.add_metric(app + [waste.value], r.cost.wasted_by_cause[waste])
+        for tenant in r.tenants:
+            labels = app + [tenant.kind.value, tenant.id]
+            tenant_busy.add_metric(labels, tenant.busy_core_seconds)
+            tenant_tasks.add_metric(labels, tenant.task_seconds)
+            tenant_lost.add_metric(labels, tenant.cache_lost_bytes)
+            tenant_recompute.add_metric(labels, tenant.recompute_seconds)
+            tenant_cached.add_metric(labels, tenant.cached_bytes)
+        for tenant_kind, folds in r.tenants_folded.items():
+            tenants_folded.add_metric(app + [tenant_kind.value], folds)
 
     return [
         info, running, incomplete, start, active, idle, idle_max, cores, added, removed,
@@ -221,6 +255,7 @@ def app_families(reports: Sequence[AppReport]) -> list[Metric]:
         lost_bytes, replicas_lost, migrated, recomputed, recompute_s, uncached, allocated, busy, idle_cores,
         idle_by_cause, findings, received, dropped, processing,
         mem_requested, mem_peak, driver_requested, driver_peak, mem_allocated, mem_idle, mem_unused, cost, wasted,
+        tenant_busy, tenant_tasks, tenant_lost, tenant_recompute, tenant_cached, tenants_folded,
     ]
 
 

@@ -76,6 +76,7 @@ def format_text(app: AppReport) -> str:
             for r in loss.rdds
         )
         lines.append(f"  loss: executor {loss.exec_id} ({loss.cause.value}: {loss.reason!r}): {rdds}")
+    lines.extend(_tenant_lines(app))
     if app.findings:
         # One line per kind (and per cause of cache loss): dozens of "executor N idle" lines say less.
         lines.append("  findings:")
@@ -175,6 +176,31 @@ def _memory_lines(app: AppReport) -> list[str]:
         out.append(f"  cost            {c.total:,.4f} ({parts}); wasted {c.wasted:,.4f}")
     out.extend(f"  note            {note}" for note in m.notes)
     return out
+
+
+#: Tenants listed per kind in the text report (the JSON has them all).
+TEXT_TENANTS_PER_KIND = 10
+
+
+def _tenant_lines(app: AppReport) -> list[str]:
+    """Who used the executors: the busiest tenants of each kind (docs/tenants.md)."""
+    if not app.tenants:
+        return []
+    lines = ["  tenants (busy core-s, task s, cached now, cache lost, recompute s):"]
+    shown: dict[str, int] = {}
+    for t in app.tenants:
+        kind = t.kind.value
+        shown[kind] = shown.get(kind, 0) + 1
+        if shown[kind] > TEXT_TENANTS_PER_KIND and t.id not in ("other", "none"):
+            continue
+        who = t.id + (f" ({t.user})" if t.user and t.user != t.id else "")
+        lines.append(
+            f"    {kind:<9} {who[:48]:<48} {t.busy_core_seconds:>10,.1f} {t.task_seconds:>10,.1f} "
+            f"{format_bytes(t.cached_bytes):>10} {format_bytes(t.cache_lost_bytes):>10} {t.recompute_seconds:>8,.1f}"
+        )
+    for kind, n in app.tenants_folded.items():
+        lines.append(f"    {n} {kind.value} tenants folded into 'other' (--max-tenants)")
+    return lines
 
 
 def to_json(apps: Iterable[AppReport]) -> str:

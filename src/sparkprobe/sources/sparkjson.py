@@ -26,6 +26,7 @@ from sparkprobe.events import (
     BlockManagerRemoved,
     BlockUpdated,
     Conf,
+    ConnectServerStarted,
     Event,
     ExecutorAdded,
     ExecutorMetrics,
@@ -34,6 +35,8 @@ from sparkprobe.events import (
     JobStart,
     RddInfo,
     ResourceProfileAdded,
+    SessionClosed,
+    SessionStarted,
     StageCompleted,
     StageSubmitted,
     TaskEnd,
@@ -48,6 +51,7 @@ __all__ = [
     "BadEvent",
     "decode",
     "decode_records",
+    "is_connect_job",
     "spark_version",
     "task_status",
 ]
@@ -245,16 +249,46 @@ def _job_start(o: JsonObject) -> JobStart:
     streaming = _opt_str(props, "sql.streaming.queryId", where)
     if not streaming and _opt_str(props, "spark.streaming.internal.batchTime", where):
         streaming = "dstream"
+    tags = split_job_tags(_opt_str(props, "spark.job.tags", where))
     return JobStart(
         job_id=_int(o, "Job ID", ""),
         time=_opt_int(o, "Submission Time", ""),  # Spark 1.2 does not write it
         stage_ids=_int_list(o, "Stage IDs", "", required=True),
-        callsite=_opt_str(props, "callSite.short", where),
-        tags=split_job_tags(_opt_str(props, "spark.job.tags", where)),
+        # A Spark Connect job's callSite.short is "Spark Connect - <the request's plan>", a statement
+        # text that may hold literals: not read (the listener does the same, docs/tenants.md).
+        callsite="" if is_connect_job(tags) else _opt_str(props, "callSite.short", where),
+        tags=tags,
         job_group=_opt_str(props, "spark.jobGroup.id", where),
         pool=_opt_str(props, "spark.scheduler.pool", where),
         streaming=streaming,
     )
+
+
+def is_connect_job(tags: tuple[str, ...]) -> bool:
+    """The job runs a Spark Connect operation (it carries Connect's ``SparkConnect_OperationTag_...`` tag)."""
+    return any(t.startswith("SparkConnect_OperationTag_") for t in tags)
+
+
+# --- Spark Connect sessions ---------------------------------------------------------------------
+# Spark writes Connect's listener events (SessionEventsManager.scala, SparkConnectService.scala)
+# with Jackson under their class names; only the session id, the user id and the times are read
+# (never an operation's statement text, nor extraTags, nor the service's address).
+
+
+def _session_started(o: JsonObject) -> SessionStarted:
+    return SessionStarted(
+        session_id=_str(o, "sessionId", ""), user=_opt_str(o, "userId", ""), time=_int(o, "eventTime", "")
+    )
+
+
+def _session_closed(o: JsonObject) -> SessionClosed:
+    return SessionClosed(
+        session_id=_str(o, "sessionId", ""), user=_opt_str(o, "userId", ""), time=_int(o, "eventTime", "")
+    )
+
+
+def _connect_server_started(o: JsonObject) -> ConnectServerStarted:
+    return ConnectServerStarted(time=_int(o, "eventTime", ""))  # hostAddress and bindingPort: not read
 
 
 def _job_end(o: JsonObject) -> JobEnd:
@@ -665,6 +699,9 @@ _DECODERS: Final[dict[str, Callable[[JsonObject], Event | None]]] = {
     "SparkListenerTaskEnd": _task_end,
     "SparkListenerStageExecutorMetrics": _stage_executor_metrics,
     "SparkListenerResourceProfileAdded": _resource_profile_added,
+    "org.apache.spark.sql.connect.service.SparkListenerConnectSessionStarted": _session_started,
+    "org.apache.spark.sql.connect.service.SparkListenerConnectSessionClosed": _session_closed,
+    "org.apache.spark.sql.connect.service.SparkListenerConnectServiceStarted": _connect_server_started,
 }
 
 # Kinds that can give more than one record per line (decode_records): a TaskEnd is followed by the

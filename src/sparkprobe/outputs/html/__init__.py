@@ -26,6 +26,7 @@ from sparkprobe.outputs.html.format import esc, format_clock, format_duration
 from sparkprobe.outputs.html.memory import memory_ledger
 from sparkprobe.outputs.html.policy import policy_whatif
 from sparkprobe.outputs.html.table import Cell, Column, Row, cell, code_cell, num_cell, table
+from sparkprobe.outputs.html.tenants import tenants
 from sparkprobe.outputs.html.timeline import MAX_LANES, executor_lanes, legend, time_range, timeline_svg
 
 __all__ = ["MAX_LANES", "render_html"]
@@ -97,6 +98,7 @@ def _app_section(report: AppReport, index: int) -> str:
     else:
         parts.append('<p class="muted">No block updates in the data.</p>')
     parts.append(sections.losses(report, t0))
+    parts.append(tenants(report, t0))
     parts.append(sections.uncached_reuse(report))
     what_if = sections.what_if(report)
     if what_if:

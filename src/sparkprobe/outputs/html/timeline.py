@@ -38,6 +38,7 @@ STATES: tuple[tuple[str, str, str], ...] = (
     (IdleCause.MIN_EXECUTORS.value, "#12b886", "idle: kept by minExecutors"),
     (IdleCause.DRIVER_BUSY.value, "#fab005", "idle: no stage running (driver)"),
     (IdleCause.UNNEEDED.value, "#adb5bd", "idle: stage running, no task here"),
+    (IdleCause.NO_SESSION.value, "#f783ac", "idle: no Spark Connect session open"),
     ("other", "#ced4da", "idle: other cause"),
     ("alive", "#a5b4fc", "alive (no idle data)"),
 )
