@@ -31,6 +31,7 @@ def test_cli_defaults_are_the_settings_defaults() -> None:
         "pushgateway_per_run": args.pushgateway_per_run, "tls_cert": args.tls_cert, "tls_key": args.tls_key,
         "metrics_tls_cert": args.metrics_tls_cert, "metrics_tls_key": args.metrics_tls_key,
         "token": args.token or "",
+        "drain_timeout_s": args.drain_timeout, "last_scrape_timeout_s": args.last_scrape_timeout,
     }
     for name, value in by_flag.items():
         assert getattr(DEFAULTS, name) == value, name
