@@ -224,6 +224,8 @@ class AgentService:
         scraped = False
         if metrics is not None and metrics.scrapes_served > 0 and self.settings.last_scrape_timeout_s > 0:
             seen, deadline = metrics.scrapes_served, time.monotonic() + self.settings.last_scrape_timeout_s
+            log.info("waiting_for_last_scrape", timeout_s=self.settings.last_scrape_timeout_s,
+                     note="a second SIGTERM or SIGINT stops at once")
             while not scraped and time.monotonic() < deadline and not (hurry and hurry.is_set()):
                 scraped = metrics.wait_for_scrape(seen, min(0.2, max(0.0, deadline - time.monotonic())))
         log.info("agent_drained", last_scrape=scraped, seconds=round(time.monotonic() - began, 3))
