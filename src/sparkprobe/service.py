@@ -62,8 +62,9 @@ class AgentSettings:
     #: Graceful stop (SIGTERM): seconds listeners get to leave after the "go elsewhere" line.
     drain_timeout_s: float = 5.0
     #: Graceful stop: seconds to wait for one more ``/metrics`` scrape after the listeners left
-    #: (only when ``/metrics`` was scraped before; 0 does not wait).
-    last_scrape_timeout_s: float = 30.0
+    #: (only when ``/metrics`` was scraped before). 0, the default, does not wait: a person's
+    #: Ctrl-C stops at once; a deployment sets about one scrape interval (deploy/, 30 s).
+    last_scrape_timeout_s: float = 0.0
 
 
 #: The defaults, for the command line's ``--help``.
