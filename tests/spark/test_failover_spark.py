@@ -223,7 +223,8 @@ def test_sigterm_sends_the_app_to_the_other_agent(agents: Any, spark_factory: An
     moved_s = time.monotonic() - sent_at
     final_old = holder.samples(app_id)  # the last scrape the stopping agent waited for
     assert holder.proc.wait(timeout=60) == 0
-    print(f"\nSIGTERM -> the app connected to the other agent after {moved_s:.3f} s (measured, not asserted)")
+    print(f"\nSIGTERM -> the app connected to the other agent after {moved_s:.3f} s (measured, not asserted; "
+          f"load {os.getloadavg()[0]:.2f})")
 
     sc.setJobGroup("after", "after the stop")
     assert sc.parallelize(range(40_000), 4).filter(lambda x: x % 3 == 0).count() == len(range(0, 40_000, 3))
