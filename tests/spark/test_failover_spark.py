@@ -52,7 +52,23 @@ FAILOVER_CONF = {
 }
 
 
+def _listener_replays() -> bool:
+    """The installed listener sends the replay and reads the go-elsewhere line (issue 17's listener part)."""
+    import zipfile
+
+    import sparkprobe
+
+    with zipfile.ZipFile(sparkprobe.jar_path()) as jar:
+        try:
+            return b"replay_start" in jar.read("io/sparkprobe/Preamble.class")
+        except KeyError:
+            return False
+
+
 def _lines_here() -> None:
+    if not _listener_replays():
+        pytest.skip("this build's listener sends no replay yet: its failover part lands on top of the listener "
+                    "split (branch java-perf); see docs/reliability.md")
     wanted = os.environ.get("SPARKPROBE_FAILOVER_LINES", "4." if IN_CI else "all")
     line = os.environ.get("SPARKPROBE_EXPECT_PYSPARK", "")
     if wanted != "all" and line and not line.startswith(tuple(wanted.split(","))):
