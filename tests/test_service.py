@@ -33,6 +33,7 @@ def test_cli_defaults_are_the_settings_defaults() -> None:
         "token": args.token or "",
         "price_core_hour": args.price_core_hour, "price_gib_hour": args.price_gib_hour,
         "max_tenants": args.max_tenants,
+        "drain_timeout_s": args.drain_timeout, "last_scrape_timeout_s": args.last_scrape_timeout,
     }
     for name, value in by_flag.items():
         assert getattr(DEFAULTS, name) == value, name

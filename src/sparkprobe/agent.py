@@ -21,14 +21,18 @@ from typing import Any
 from sparkprobe._logging import get_logger
 from sparkprobe.analysis.report import build_report
 from sparkprobe.analysis.state import AppState, Limits
-from sparkprobe.events import AppEnd, AppStart, Event, ListenerStats
+from sparkprobe.events import AppEnd, AppStart, Event, ListenerStats, ReplayEnd, ReplayStart
 from sparkprobe.model import AgentHealth, AppReport, Finding, Transport
 from sparkprobe.sources.wire import WIRE_VERSION, BadLine, decode_line, parse_hello
 
-__all__ = ["Agent", "AppRecord", "parse_hostport"]
+__all__ = ["GO_ELSEWHERE", "Agent", "AppRecord", "parse_hostport"]
 
 _READ_CHUNK = 256 * 1024
 _HELLO_TIMEOUT_S = 10.0
+
+#: The line a stopping agent writes to each listener (docs/wire-format.md, "Graceful stop"): the
+#: listener stops writing, closes, and connects to its next endpoint at once, without backoff.
+GO_ELSEWHERE = b'{"go_elsewhere":true,"reason":"agent stopping"}\n'
 
 
 def parse_hostport(value: str, default_host: str = "127.0.0.1") -> tuple[str, int]:
@@ -66,6 +70,10 @@ class AppRecord:
     #: drops, or this agent joined a stream that had been sending to an agent before it.
     gaps: list[list[int]] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+    #: Lines received inside replays (from ``replay_start`` to ``replay_end``), not counted as events.
+    events_replayed: int = 0
+    #: The current connection is inside a replay.
+    in_replay: bool = False
 
     def transport(self) -> Transport:
         """What the agent knows of this app's stream, for its report."""
@@ -73,7 +81,18 @@ class AppRecord:
             events_received=self.events_received,
             closed_by_timeout=self.closed_by_timeout,
             gaps=tuple((g[0], g[1]) for g in self.gaps),
+            events_replayed=self.events_replayed,
         )
+
+    @property
+    def frozen(self) -> bool:
+        """Its listener went away without ``ApplicationEnd``: figures stay at its last event.
+
+        The app may go on with another agent (its listener moved) or its driver died; either way
+        this agent learns nothing more, so it measures nothing more (no "to now", no idle
+        finding) until the listener comes back or ``app_timeout_s`` closes the app.
+        """
+        return self.ended_at is None and self.connections == 0 and self.disconnected_at is not None
 
 
 class Agent:
@@ -128,6 +147,11 @@ class Agent:
         self._server: asyncio.base_events.Server | None = None
         self._housekeeper: asyncio.Task[None] | None = None
         self.address: tuple[str, int] | None = None
+        #: Set by :meth:`drain`: the event port is closed and listeners are sent elsewhere.
+        self.draining = False
+        # Writers of accepted connections and their handler tasks (the loop thread only).
+        self._streams: set[asyncio.StreamWriter] = set()
+        self._handlers: set[asyncio.Task[Any]] = set()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
@@ -171,6 +195,43 @@ class Agent:
         self.address = address
         return address
 
+    def drain(self, timeout_s: float = 5.0) -> int:
+        """Stop accepting, send every listener elsewhere, and wait (bounded) until they have left.
+
+        The event port is closed first, so a listener reconnecting through a Service cannot land
+        here again; then each accepted connection gets :data:`GO_ELSEWHERE` and the agent keeps
+        reading what the listener wrote before it saw the line, until the listener closes (at most
+        ``timeout_s``). Its apps are then frozen at their last event (:attr:`AppRecord.frozen`).
+        Returns how many connections were still open when the line was sent.
+        """
+        loop = self._loop
+        if loop is None:
+            return 0
+        self.draining = True
+
+        async def send_away() -> int:
+            if self._server is not None:
+                self._server.close()
+            streams = list(self._streams)
+            for writer in streams:
+                try:
+                    writer.write(GO_ELSEWHERE)
+                except (OSError, RuntimeError):
+                    pass  # already closing
+            handlers = [t for t in self._handlers if not t.done()]
+            if handlers:
+                _, pending = await asyncio.wait(handlers, timeout=timeout_s)
+                for task in pending:
+                    task.cancel()
+            return len(streams)
+
+        try:
+            sent: int = asyncio.run_coroutine_threadsafe(send_away(), loop).result(timeout=timeout_s + 5)
+        except Exception:  # noqa: BLE001 - stopping must not raise on a loop already gone
+            return 0
+        self._log.info("listeners_sent_elsewhere", connections=sent)
+        return sent
+
     def stop(self) -> None:
         """Stop listening and close every connection."""
         loop = self._loop
@@ -209,9 +270,15 @@ class Agent:
         Measured to ``now_ms`` (default: the wall clock now) while the app runs. ``detail=False``:
         the headline only, what a scrape or a push needs.
         """
-        now = now_ms if now_ms is not None else int(time.time() * 1000)
         with self.lock:
-            return build_report(rec.state, now, detail=detail, transport=rec.transport())
+            return build_report(rec.state, self._measure_to(rec, now_ms), detail=detail, transport=rec.transport())
+
+    @staticmethod
+    def _measure_to(rec: AppRecord, now_ms: int | None) -> int | None:
+        """Where a report of ``rec`` measures open intervals to: now, or its last event when frozen."""
+        if rec.frozen:
+            return None
+        return now_ms if now_ms is not None else int(time.time() * 1000)
 
     def snapshot(self, app_id: str | None = None, now_ms: int | None = None) -> dict[str, Any]:
         """One app's full report as its JSON object (docs/report-schema.md); {} when unknown."""
@@ -228,7 +295,10 @@ class Agent:
         """
         now = int(time.time() * 1000)
         with self.lock:
-            reports = [build_report(r.state, now, detail=False, transport=r.transport()) for r in self.apps.values()]
+            reports = [
+                build_report(r.state, self._measure_to(r, now), detail=False, transport=r.transport())
+                for r in self.apps.values()
+            ]
             health = AgentHealth(
                 bad_lines=dict(self.bad_lines),
                 rejected=dict(self.rejected),
@@ -254,11 +324,21 @@ class Agent:
             before_time, before_dropped = state.last_time, state.listener_dropped
             for event in events:
                 state.apply(event)
+                kind = type(event)
+                if rec.in_replay or kind is ReplayStart:
+                    # What the driver knows now, repeated after a hello: not new events.
+                    rec.events_replayed += 1
+                    rec.in_replay = kind is not ReplayEnd
+                    continue
                 rec.events_received += 1
-                if type(event) is AppEnd:
+                if kind is AppEnd:
                     ended = True
-                elif type(event) is ListenerStats:
+                elif kind is ListenerStats:
                     rec.stats_received += 1
+            if state.joined_ms is not None and not rec.extra.get("joined_gap"):
+                # Taken over mid-run: everything before the replay went to another agent.
+                rec.extra["joined_gap"] = rec.extra["stats_seen"] = True
+                rec.gaps.append([state.start_ms, state.joined_ms])
             if not rec.extra.get("stats_seen") and state.listener_offered > 0:
                 rec.extra["stats_seen"] = True
                 if state.listener_reconnects > 0 and rec.connections_total == 1:
@@ -341,9 +421,13 @@ class Agent:
             self.connections_open += 1
             self.connections_total += 1
         rec: AppRecord | None = None
+        task = asyncio.current_task()
+        if task is not None:
+            self._handlers.add(task)
         try:
             rec = await self._handshake(reader, writer, peer)
             if rec is not None:
+                self._streams.add(writer)
                 await self._read_stream(reader, rec, peer)
         except (OSError, asyncio.IncompleteReadError, asyncio.TimeoutError):
             pass  # the peer went away, timed out, or broke TLS (ssl.SSLError is an OSError)
@@ -352,6 +436,9 @@ class Agent:
             # cancelled handler task as an error).
             pass
         finally:
+            self._streams.discard(writer)
+            if task is not None:
+                self._handlers.discard(task)
             with self.lock:
                 self.connections_open -= 1
                 if rec is not None:
@@ -387,6 +474,10 @@ class Agent:
         if self.token and not hmac.compare_digest(hello.token.encode(), self.token.encode()):
             await self._reject(writer, "bad_token", "bad token", peer)
             return None
+        if self.draining:  # accepted just before the port closed: send it on, before any event
+            writer.write(b'{"ok":false,"go_elsewhere":true,"error":"agent stopping"}\n')
+            await writer.drain()
+            return None
         rec = self._record_for(hello.app_id) if hello.app_id else None
         if hello.app_id and rec is None:
             await self._reject(writer, "too_many_apps", f"agent tracks {self.max_apps} apps already", peer)
@@ -401,6 +492,7 @@ class Agent:
             rec.connections += 1
             rec.connections_total += 1
             rec.disconnected_at = None
+            rec.in_replay = False
         self._log.info(
             "app_connected", app_id=rec.state.app_id, peer=str(peer), listener=hello.listener,
             reconnect=rec.connections_total > 1,
@@ -481,16 +573,24 @@ class Agent:
                         del self.apps[app_id]
                         self.apps_expired += 1
                     continue
-                rec.state.check_idle(now_ms)
-                if rec.disconnected_at is not None and mono_now - rec.disconnected_at > self.app_timeout_s:
+                if not rec.frozen:
+                    rec.state.check_idle(now_ms)
+                elif rec.disconnected_at is not None and mono_now - rec.disconnected_at > self.app_timeout_s:
                     to_close.append(rec)
         for rec in to_close:
             self._log.warning(
                 "app_closed_by_timeout", app_id=rec.state.app_id,
-                note="driver disconnected without ApplicationEnd; figures end at its last event",
+                note="listener gone without ApplicationEnd (driver died, or the app moved to another agent); "
+                "figures end at its last event",
             )
-            rec.closed_by_timeout = True
-            self.ingest(rec, [AppEnd(time=rec.state.last_time)])
+            with self.lock:
+                rec.closed_by_timeout = True
+                rec.state.close_unended()
+                findings = rec.state.take_new_findings()
+            for finding in findings:
+                self._report_finding(rec, finding)
+            if rec.ended_at is None:
+                self._finish(rec)
         with self.lock:
             pending = [(rec, rec.state.take_new_findings()) for rec in self.apps.values()]
         for rec, findings in pending:

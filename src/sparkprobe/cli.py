@@ -24,13 +24,32 @@ def _cmd_jar(_: argparse.Namespace) -> int:
     return 0
 
 
+def _read_token_file(path: str) -> str:
+    """The token in ``path`` (a mounted Kubernetes Secret, say), without the trailing newline."""
+    with open(path, encoding="utf-8") as fh:
+        token = fh.read().strip()
+    if not token:
+        raise ValueError(f"{path} is empty")
+    return token
+
+
 def _cmd_agent(args: argparse.Namespace) -> int:
     configure_logging(json=args.log_json)
     log = get_logger()
+    token = args.token or ""
+    if args.token_file:
+        if token:
+            print("sparkprobe agent: --token and --token-file exclude each other", file=sys.stderr)
+            return 2
+        try:
+            token = _read_token_file(args.token_file)
+        except (OSError, ValueError) as exc:
+            print(f"sparkprobe agent: cannot read --token-file: {exc}", file=sys.stderr)
+            return 2
     settings = AgentSettings(
         listen=args.listen,
         metrics=args.metrics,
-        token=args.token or "",
+        token=token,
         retention_s=args.retention,
         app_timeout_s=args.app_timeout,
         max_apps=args.max_apps,
@@ -45,6 +64,8 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         price_core_hour=args.price_core_hour,
         price_gib_hour=args.price_gib_hour,
         max_tenants=args.max_tenants,
+        drain_timeout_s=args.drain_timeout,
+        last_scrape_timeout_s=args.last_scrape_timeout,
     )
     service = AgentService(settings)
     try:
@@ -56,12 +77,19 @@ def _cmd_agent(args: argparse.Namespace) -> int:
         "agent_started", listen=service.endpoint, tls=settings.tls_cert is not None, metrics=service.metrics_url,
         version=__version__,
     )
-    stop = threading.Event()
+    # The first SIGTERM or SIGINT starts the graceful stop (AgentService.shutdown); a second one
+    # skips what is left of its waits.
+    stop, hurry = threading.Event(), threading.Event()
+
+    def on_signal(*_: object) -> None:
+        (hurry if stop.is_set() else stop).set()
+
     for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    stop.wait()
+        signal.signal(sig, on_signal)
+    while not stop.wait(1.0):
+        pass  # a timed wait, so the signal handler runs promptly on every platform
     log.info("agent_stopping")
-    service.stop()
+    service.shutdown(hurry)
     return 0
 
 
@@ -148,6 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metrics", default=d.metrics, help=f"/metrics HOST:PORT (default {d.metrics})")
     p.add_argument("--token", default=None, help="shared secret every listener must send (spark.sparkprobe.token)")
     p.add_argument(
+        "--token-file", default=None, metavar="PATH",
+        help="read the token from this file (e.g. a mounted Kubernetes Secret) instead of the command line",
+    )
+    p.add_argument(
         "--retention", type=float, default=d.retention_s,
         help=f"seconds a finished app keeps its series ({d.retention_s:g})",
     )
@@ -184,6 +216,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--log-json", action="store_true", default=None, help="JSON log lines even on a terminal")
     add_price_arguments(p)
     _add_max_tenants(p)
+    p.add_argument(
+        "--drain-timeout", type=float, default=d.drain_timeout_s,
+        help=f"on SIGTERM, seconds listeners get to leave after the go-elsewhere line ({d.drain_timeout_s:g})",
+    )
+    p.add_argument(
+        "--last-scrape-timeout", type=float, default=d.last_scrape_timeout_s,
+        help="on SIGTERM, seconds to wait for one last /metrics scrape once the listeners left "
+        f"({d.last_scrape_timeout_s:g}; only if /metrics was scraped before)",
+    )
     p.set_defaults(func=_cmd_agent)
 
     p = sub.add_parser("analyze", help="analyze Spark event logs offline")

@@ -31,6 +31,8 @@ __all__ = [
     "JobStart",
     "ListenerStats",
     "RddInfo",
+    "ReplayEnd",
+    "ReplayStart",
     "ResourceProfileAdded",
     "SessionClosed",
     "SessionStarted",
@@ -424,6 +426,32 @@ class ListenerStats:
     reconnects: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class ReplayStart:
+    """The lines up to :class:`ReplayEnd` are the listener's replay after a hello, not new events.
+
+    After every accepted hello the listener repeats what the driver knows now (the app, its conf,
+    live executors, block managers, cached blocks, running tasks; docs/wire-format.md). ``time`` is
+    the driver's clock when the listener took that snapshot. ``resumed`` is true when the listener
+    had sent events of this app on an earlier connection, so an agent that did not hold the app
+    before missed them: its time-integrated figures start at ``time`` (docs/reliability.md).
+    """
+
+    time: int
+    resumed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayEnd:
+    """The end of a replay, with the count of what it carried (for the agent's log)."""
+
+    time: int
+    executors: int = 0
+    block_managers: int = 0
+    blocks: int = 0
+    tasks: int = 0
+
+
 Event = (
     AppStart
     | AppEnd
@@ -446,6 +474,8 @@ Event = (
     | TaskStart
     | TaskEnd
     | ListenerStats
+    | ReplayStart
+    | ReplayEnd
 )
 
 #: Wire kind name → record type.
@@ -471,4 +501,6 @@ EVENT_TYPES: dict[str, type] = {
     "session_started": SessionStarted,
     "session_closed": SessionClosed,
     "connect_server_started": ConnectServerStarted,
+    "replay_start": ReplayStart,
+    "replay_end": ReplayEnd,
 }

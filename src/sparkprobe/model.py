@@ -133,6 +133,10 @@ class IncompleteReason(str, Enum):
     CLOSED_BY_TIMEOUT = "closed_by_timeout"
     #: The event log has no ``ApplicationEnd`` (still running, crashed, or a Databricks log).
     NO_APPLICATION_END = "no_application_end"
+    #: This agent took the app over mid-run (its listener came from another agent, or this agent
+    #: restarted): core-seconds, idle, task counts and sums, losses, rebuilds and findings start at
+    #: ``figures_from_ms``; executors, their cores and the cached blocks come from the replay.
+    TAKEN_OVER = "taken_over"
 
 
 class RequestArea(str, Enum):
@@ -575,6 +579,8 @@ class Transport:
     closed_by_timeout: bool
     #: Event-time ranges [from_ms, to_ms] in which events may be missing.
     gaps: tuple[tuple[int, int], ...]
+    #: Lines received inside the listener's replays (after each hello): not in ``events_received``.
+    events_replayed: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -806,6 +812,9 @@ class AppReport:
     tenants: tuple[TenantReport, ...] = ()
     #: Kind → distinct tenants folded into ``other`` past ``--max-tenants``.
     tenants_folded: Mapping[TenantKind, int] = field(default_factory=dict)
+    #: When this agent took the app over mid-run: the event time its time-integrated figures start
+    #: at (``IncompleteReason.TAKEN_OVER``); None when they cover the whole app.
+    figures_from_ms: int | None = None
 
     @property
     def running(self) -> bool:
@@ -908,6 +917,7 @@ class AppReport:
             "cost": self.cost.to_json() if self.cost is not None else None,
             "tenants": [t.to_json() for t in self.tenants],
             "tenants_folded": _enum_map(self.tenants_folded),
+            "figures_from_ms": self.figures_from_ms,
         }
         if k.blocks_estimated is not None:
             out["cached_blocks_estimated"] = k.blocks_estimated
@@ -915,6 +925,7 @@ class AppReport:
             out["events_received"] = self.transport.events_received
             out["closed_by_timeout"] = self.transport.closed_by_timeout
             out["gaps"] = [list(g) for g in self.transport.gaps]
+            out["events_replayed"] = self.transport.events_replayed
         if self.source is not None:
             s = self.source
             out["source"] = {

@@ -10,9 +10,12 @@ exporter's push counters); stop order is the reverse, and pending pushes are flu
 from __future__ import annotations
 
 import ssl
+import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
+from sparkprobe._logging import get_logger
 from sparkprobe.agent import Agent, AppRecord, parse_hostport
 from sparkprobe.analysis.state import Limits
 from sparkprobe.model import AppReport, Finding
@@ -62,6 +65,12 @@ class AgentSettings:
     price_gib_hour: float | None = None
     #: Tenants (sessions, users, tags, job groups, pools) kept per kind and app; the rest fold into ``other``.
     max_tenants: int = Limits().max_tenants
+    #: Graceful stop (SIGTERM): seconds listeners get to leave after the "go elsewhere" line.
+    drain_timeout_s: float = 5.0
+    #: Graceful stop: seconds to wait for one more ``/metrics`` scrape after the listeners left
+    #: (only when ``/metrics`` was scraped before). 0, the default, does not wait: a person's
+    #: Ctrl-C stops at once; a deployment sets about one scrape interval (deploy/, 30 s).
+    last_scrape_timeout_s: float = 0.0
 
 
 #: The defaults, for the command line's ``--help``.
@@ -160,7 +169,7 @@ class AgentService:
             server = MetricsServer(
                 registry,
                 app_names=agent.app_names,
-                ready=lambda: agent.address is not None,
+                ready=lambda: agent.address is not None and not agent.draining,
                 certfile=s.metrics_tls_cert,
                 keyfile=s.metrics_tls_key,
             )
@@ -202,6 +211,35 @@ class AgentService:
             self.agent.stop()
         if self.pushgateway is not None:
             self.pushgateway.close(push_timeout_s)
+
+    def shutdown(self, hurry: threading.Event | None = None, push_timeout_s: float = 10.0) -> None:
+        """Graceful stop (what ``sparkprobe agent`` does on SIGTERM); :meth:`stop` is the quick one.
+
+        1. ``/readyz`` turns 503 and the event port closes: nothing new lands here;
+        2. every listener gets the "go elsewhere" line and reconnects to its next endpoint at once;
+           this agent reads what they wrote until they close (``drain_timeout_s``), and their apps
+           freeze at their last event;
+        3. pending Pushgateway pushes of finished apps are sent (``push_timeout_s``);
+        4. ``/metrics`` serves one more scrape, so Prometheus holds every figure this agent counted
+           (``last_scrape_timeout_s``, only if it was scraped before);
+        5. then the quick stop. ``hurry`` set (a second signal) skips the waits left.
+        """
+        log = get_logger()
+        began = time.monotonic()
+        agent, metrics = self.agent, self.metrics
+        if agent is not None:
+            agent.drain(self.settings.drain_timeout_s)
+        if self.pushgateway is not None and not (hurry and hurry.is_set()):
+            self.pushgateway.flush(push_timeout_s)
+        scraped = False
+        if metrics is not None and metrics.scrapes_served > 0 and self.settings.last_scrape_timeout_s > 0:
+            seen, deadline = metrics.scrapes_served, time.monotonic() + self.settings.last_scrape_timeout_s
+            log.info("waiting_for_last_scrape", timeout_s=self.settings.last_scrape_timeout_s,
+                     note="a second SIGTERM or SIGINT stops at once")
+            while not scraped and time.monotonic() < deadline and not (hurry and hurry.is_set()):
+                scraped = metrics.wait_for_scrape(seen, min(0.2, max(0.0, deadline - time.monotonic())))
+        log.info("agent_drained", last_scrape=scraped, seconds=round(time.monotonic() - began, 3))
+        self.stop(push_timeout_s=0 if hurry and hurry.is_set() else push_timeout_s)
 
     def __enter__(self) -> AgentService:
         """Start on entering a ``with`` block."""

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.spark
 
 #: Keys only one side can know: the transport (events received, listener self-stats, drops) and
 #: the reader (bad lines, source description).
-TRANSPORT_ONLY = {"events_received", "listener", "incomplete", "closed_by_timeout", "gaps", "bad_lines", "source"}
+TRANSPORT_ONLY = {"events_received", "events_replayed", "listener", "incomplete", "closed_by_timeout", "gaps",
+                  "bad_lines", "source"}
 
 
 def _codecs() -> list[dict[str, str]]:

@@ -49,6 +49,9 @@ class Executor:
     idle_finding_for: int | None = None
     cached_blocks: int = 0
     wrote_shuffle: bool = False
+    #: Event time its figures count from: ``added_ms``, or later when the state took the app over
+    #: mid-run (:attr:`AppState.joined_ms`) and knows nothing of the time before.
+    counted_from_ms: int = 0
 
 
 class ExecutorLedger:
@@ -80,10 +83,12 @@ class ExecutorLedger:
             return False
         self.added += 1
         self.active_count += 1
-        ex = Executor(e.exec_id, e.host, e.cores, e.time, busy_until=e.time, busy_mark=e.time)
+        joined = self._app.joined_ms
+        start = e.time if joined is None else max(e.time, joined)
+        ex = Executor(e.exec_id, e.host, e.cores, e.time, busy_until=start, busy_mark=start, counted_from_ms=start)
         self.by_id[e.exec_id] = ex
-        self.open_idle(ex, e.time)
-        self.floor_changed(e.time)
+        self.open_idle(ex, start)
+        self.floor_changed(start)
         return True
 
     def remove(self, exec_id: str, time: int, reason: str, cause: RemovalCause) -> Executor | None:
@@ -206,7 +211,7 @@ class ExecutorLedger:
 
     def task_ended(self, ex: Executor, launch: int, finish: int, tracked: bool, wrote_shuffle: bool) -> None:
         """A task attempt on ``ex`` ended; ``tracked``: its start was seen (it is counted running)."""
-        lo = max(launch, ex.added_ms)
+        lo = max(launch, ex.counted_from_ms)
         hi = finish if ex.removed_ms is None else min(finish, ex.removed_ms)
         if tracked:
             self.advance_busy(ex, hi)  # the count drops below, with `running`
@@ -243,19 +248,24 @@ class ExecutorLedger:
         busy = ex.busy_core_ms + ex.untracked_core_ms
         if ex.running and min(until, end) > ex.busy_mark:
             busy += min(ex.running * self._app.task_cpus, ex.cores) * (min(until, end) - ex.busy_mark)
-        return min(busy, ex.cores * (end - ex.added_ms))
+        return min(busy, ex.cores * max(0, end - ex.counted_from_ms))
 
     @staticmethod
     def end_of(ex: Executor, until: int) -> int:
         """Where the lifetime of ``ex`` ends when measured to ``until``."""
-        return ex.removed_ms if ex.removed_ms is not None else max(until, ex.added_ms)
+        return ex.removed_ms if ex.removed_ms is not None else max(until, ex.counted_from_ms)
+
+    @classmethod
+    def counted_ms(cls, ex: Executor, until: int) -> int:
+        """The part of the lifetime of ``ex`` its figures cover, measured to ``until`` (ms)."""
+        return max(0, cls.end_of(ex, until) - ex.counted_from_ms)
 
     @staticmethod
     def idle_now_ms(ex: Executor, until: int) -> int:
         """Length of the open idle stretch of a live executor at ``until`` (0 when busy or removed)."""
         if ex.idle_since is None or ex.removed_ms is not None:
             return 0
-        return max(0, max(until, ex.added_ms) - ex.idle_since)
+        return max(0, max(until, ex.counted_from_ms) - ex.idle_since)
 
     def idle_by_cause_ms(self, ex: Executor, until: int) -> dict[IdleCause, int]:
         """Idle ms of ``ex`` by cause up to ``until``, the open segment included."""

@@ -68,8 +68,7 @@ def build_report(
     idle_max_ms = 0
     executors: list[ExecutorReport] = []
     for ex in ledger.by_id.values():
-        end = ledger.end_of(ex, until)
-        lifetime_ms = end - ex.added_ms
+        lifetime_ms = ledger.counted_ms(ex, until)
         ex_busy_ms = ledger.busy_core_ms(ex, until)
         now_idle_ms = ledger.idle_now_ms(ex, until)
         ex_idle_ms = ex.idle_ms + now_idle_ms
@@ -170,6 +169,8 @@ def build_report(
             reasons.append(IncompleteReason.GAPS)
     if source is not None and state.end_ms is None:
         reasons.append(IncompleteReason.NO_APPLICATION_END)
+    if state.joined_ms is not None:
+        reasons.append(IncompleteReason.TAKEN_OVER)
     stages = state.stages
     records = tuple(executors)
     timeline = state.timeline.to_report() if detail else None
@@ -282,6 +283,7 @@ def build_report(
         cost=cost_figures(cores, memory, core_price, gib_price),
         tenants=tenants,
         tenants_folded=dict(sorted(state.tenants.folded.items())),
+        figures_from_ms=state.joined_ms,
     )
 
 

@@ -54,6 +54,8 @@ from sparkprobe.events import (
     JobEnd,
     JobStart,
     ListenerStats,
+    ReplayEnd,
+    ReplayStart,
     ResourceProfileAdded,
     SessionClosed,
     SessionStarted,
@@ -127,6 +129,9 @@ class AppState:
         self.listener_processing_ns = 0
         self.listener_reconnects = 0
         self.over_limit: dict[str, int] = {}
+        #: Event time from which this state's time-integrated figures count, when it took the app
+        #: over mid-run (a replay with ``resumed``: another agent held the app before); else None.
+        self.joined_ms: int | None = None
 
     # ------------------------------------------------------------------ settings the ledgers use
     @property
@@ -201,7 +206,7 @@ class AppState:
         ledger = self.executors
         allocated_ms = busy_ms = 0
         for ex in ledger.by_id.values():
-            allocated_ms += ex.cores * (ledger.end_of(ex, e.time) - ex.added_ms)
+            allocated_ms += ex.cores * ledger.counted_ms(ex, e.time)
             busy_ms += ledger.busy_core_ms(ex, e.time)
         if allocated_ms > 0 and (allocated_ms - busy_ms) / allocated_ms >= self.limits.idle_share:
             share = (allocated_ms - busy_ms) / allocated_ms
@@ -216,6 +221,30 @@ class AppState:
             if ex.removed_ms is None:
                 ledger.check_idle_finding(ex, e.time)
                 ledger.close_idle(ex, e.time)
+
+    def close_unended(self) -> None:
+        """Close an app whose driver went away without ``ApplicationEnd``, at its last event.
+
+        Nothing is judged or settled: no end-of-app finding, and losses still waiting for their
+        executor's removal stay unsettled, because the app may well go on elsewhere (its listener
+        moved to another agent). The figures are those the app showed since it went silent.
+        """
+        if self.end_ms is not None:
+            return
+        self.end_ms = self.last_time
+        for ex in self.executors.by_id.values():
+            if ex.removed_ms is None:
+                self.executors.close_idle(ex, self.last_time)
+
+    def _on_replay_start(self, e: ReplayStart) -> None:
+        # A replay is what the driver knows now; the lines it carries are applied like any other
+        # (each handler ignores what it knows already). A state that begins with a resumed replay
+        # took the app over: what happened before e.time went to another agent.
+        if e.resumed and self.events == 1 and self.joined_ms is None:
+            self.joined_ms = e.time
+
+    def _on_replay_end(self, e: ReplayEnd) -> None:
+        return
 
     def _on_conf(self, e: Conf) -> None:
         self.conf.update(e.props)
@@ -304,6 +333,8 @@ class AppState:
     def _on_stage_submitted(self, e: StageSubmitted) -> None:
         e = self.tenants.scrub_stage(e)  # a Connect stage is named after the request's plan: docs/tenants.md
         self._tick(e.time)
+        if (e.stage_id, e.attempt) in self.stages.active:
+            return  # running already: repeated by a replay
         time = e.time or self.last_time
         was_idle_app = self.stages.submitted(e, time)
         self.policy.stage_submitted(e, time)
@@ -327,8 +358,8 @@ class AppState:
     def _on_task_start(self, e: TaskStart) -> None:
         self._tick(e.launch)
         ex = self.executors.get(e.exec_id)
-        if ex is None or ex.removed_ms is not None:
-            return
+        if ex is None or ex.removed_ms is not None or e.task_id in self.tasks.running:
+            return  # (a task already running: repeated by a replay)
         if len(self.tasks.running) >= self.limits.max_running_tasks:
             self.over("running_tasks")
             return
@@ -431,4 +462,6 @@ _HANDLERS: dict[type, Callable[[AppState, Any], None]] = {
     SessionStarted: AppState._on_session_started,
     SessionClosed: AppState._on_session_closed,
     ConnectServerStarted: AppState._on_connect_server_started,
+    ReplayStart: AppState._on_replay_start,
+    ReplayEnd: AppState._on_replay_end,
 }

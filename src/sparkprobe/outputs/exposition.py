@@ -12,7 +12,7 @@ from __future__ import annotations
 import html
 import ssl
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -36,6 +36,23 @@ class _ThreadingServer(ThreadingMixIn, WSGIServer):
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's signature
         return  # scrapes are not worth a log line each
+
+
+class _Counted:
+    """A WSGI body that calls ``on_close`` once the server has sent it (WSGI calls ``close()`` then)."""
+
+    def __init__(self, body: Iterable[bytes], on_close: Callable[[], None]) -> None:
+        self._body = body
+        self._on_close = on_close
+
+    def __iter__(self) -> Iterator[bytes]:
+        return iter(self._body)
+
+    def close(self) -> None:
+        close = getattr(self._body, "close", None)
+        if close is not None:
+            close()
+        self._on_close()
 
 
 class MetricsServer:
@@ -63,12 +80,24 @@ class MetricsServer:
         self._metrics_app = make_wsgi_app(registry)
         self._httpd: WSGIServer | None = None
         self.address: tuple[str, int] | None = None
+        #: ``/metrics`` responses sent in full (a stopping agent waits for one more: its last scrape).
+        self.scrapes_served = 0
+        self._scrapes = threading.Condition()
+
+    def _scrape_sent(self) -> None:
+        with self._scrapes:
+            self.scrapes_served += 1
+            self._scrapes.notify_all()
+
+    def wait_for_scrape(self, after: int, timeout_s: float) -> bool:
+        """Wait until more than ``after`` scrapes were served in full; False past ``timeout_s``."""
+        with self._scrapes:
+            return self._scrapes.wait_for(lambda: self.scrapes_served > after, timeout_s)
 
     def _wsgi(self, environ: dict[str, Any], start_response: _StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/metrics":
-            body: Iterable[bytes] = self._metrics_app(environ, start_response)
-            return body
+            return _Counted(self._metrics_app(environ, start_response), self._scrape_sent)
         if path == "/":
             page = _LANDING.format(apps=html.escape(", ".join(self._app_names()) or "none yet")).encode()
             start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])

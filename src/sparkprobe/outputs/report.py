@@ -30,6 +30,7 @@ _INCOMPLETE_TEXT = {
     IncompleteReason.GAPS: "events are missing from parts of the stream",
     IncompleteReason.CLOSED_BY_TIMEOUT: "the driver went away without ApplicationEnd",
     IncompleteReason.NO_APPLICATION_END: "the log has no ApplicationEnd: figures end at its last event",
+    IncompleteReason.TAKEN_OVER: "this agent took the app over mid-run: core-seconds, tasks and losses start then",
 }
 
 

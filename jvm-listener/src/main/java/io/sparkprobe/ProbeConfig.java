@@ -13,7 +13,11 @@ import org.slf4j.LoggerFactory;
 final class ProbeConfig {
     private static final Logger LOG = LoggerFactory.getLogger(ProbeConfig.class);
 
-    /** {@code spark.sparkprobe.endpoint}: the agent's {@code host:port} ({@code [v6addr]:port} for IPv6); default {@code 127.0.0.1:7733}. */
+    /**
+     * {@code spark.sparkprobe.endpoint}: the agents' {@code host:port} ({@code [v6addr]:port} for IPv6), one or
+     * several separated by commas; a host may resolve to several addresses. The listener sends to one and fails
+     * over to the next ({@link Endpoints}); default {@code 127.0.0.1:7733}.
+     */
     static final String ENDPOINT = "spark.sparkprobe.endpoint";
     /** {@code spark.sparkprobe.token}: shared secret sent in the hello; default empty (an agent without a token accepts any). */
     static final String TOKEN = "spark.sparkprobe.token";
@@ -60,7 +64,9 @@ final class ProbeConfig {
     static final String DEFAULT_ENDPOINT = "127.0.0.1:7733";
 
     final String endpoint;
-    final String host; // null when the endpoint cannot be parsed: the listener then only counts drops
+    /** Every valid entry of the endpoint list, in the order given; empty when none is valid. */
+    final java.util.List<Endpoints.HostPort> endpoints;
+    final String host; // the first entry's; null when no entry parses: the listener then only counts drops
     final int port;
     final String token;
     final int queueCapacity;
@@ -91,27 +97,20 @@ final class ProbeConfig {
         tlsTrustStorePassword = str(conf, TLS_TRUST_STORE_PASSWORD, null);
         tlsTrustStoreType = str(conf, TLS_TRUST_STORE_TYPE, "").trim();
 
-        String h = null;
-        int p = -1;
-        int colon = endpoint.lastIndexOf(':');
-        if (colon > 0) {
-            h = endpoint.substring(0, colon);
-            if (h.startsWith("[") && h.endsWith("]")) {
-                h = h.substring(1, h.length() - 1);
-            }
-            try {
-                p = Integer.parseInt(endpoint.substring(colon + 1));
-            } catch (NumberFormatException e) {
-                p = -1;
-            }
+        Endpoints.Parsed parsed = Endpoints.parse(endpoint);
+        endpoints = java.util.Collections.unmodifiableList(parsed.entries);
+        if (!parsed.invalid.isEmpty() && !parsed.entries.isEmpty()) {
+            LOG.warn("sparkprobe: ignoring {} in {}={} (not host:port)", parsed.invalid, ENDPOINT, endpoint);
         }
-        if (h == null || h.isEmpty() || p <= 0 || p > 65535) {
+        if (parsed.entries.isEmpty()) {
             LOG.warn("sparkprobe: {}={} is not host:port; the listener will not connect and drops every event",
                     ENDPOINT, endpoint);
-            h = null;
+            host = null;
+            port = -1;
+        } else {
+            host = parsed.entries.get(0).host;
+            port = parsed.entries.get(0).port;
         }
-        host = h;
-        port = p;
     }
 
     private static String str(SparkConf conf, String key, String dflt) {

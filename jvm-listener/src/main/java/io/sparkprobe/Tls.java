@@ -53,6 +53,14 @@ final class Tls {
      * does from another thread) never waits on the TLS layer's locks.
      */
     SSLSocket handshake(Socket raw) throws Failure {
+        return handshake(raw, cfg.host, cfg.port);
+    }
+
+    /**
+     * The same for one entry of the endpoint list: {@code host} is the name the agent's certificate must
+     * carry (the entry's host as configured, never the address it resolved to).
+     */
+    SSLSocket handshake(Socket raw, String host, int port) throws Failure {
         SSLSocketFactory f = factory;
         if (f == null) {
             try {
@@ -65,7 +73,7 @@ final class Tls {
         }
         SSLSocket ssl;
         try {
-            ssl = (SSLSocket) f.createSocket(raw, cfg.host, cfg.port, true);
+            ssl = (SSLSocket) f.createSocket(raw, host, port, true);
             SSLParameters params = ssl.getSSLParameters();
             params.setEndpointIdentificationAlgorithm("HTTPS");
             params.setProtocols(protocols(ssl.getSupportedProtocols()));
