@@ -80,6 +80,15 @@ def _cmd_submit(args: argparse.Namespace) -> int:
     return run_submit(args)
 
 
+def _add_max_line_bytes(p: argparse.ArgumentParser) -> None:
+    from sparkprobe.sources.eventlog import DEFAULT_MAX_LINE_BYTES
+
+    p.add_argument(
+        "--max-line-bytes", type=int, default=DEFAULT_MAX_LINE_BYTES, metavar="N",
+        help=f"longest event-log line read; longer ones are skipped and counted too_long ({DEFAULT_MAX_LINE_BYTES})",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser (public for docs and tests)."""
     parser = argparse.ArgumentParser(
@@ -137,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("paths", nargs="+", help="event-log files, eventlog_v2_* directories, or directories of logs")
     p.add_argument("--format", choices=("text", "json", "html"), default="text")
     p.add_argument("-o", "--output", default="-", help="write the report here (default stdout)")
+    _add_max_line_bytes(p)
     p.set_defaults(func=_cmd_analyze)
 
     p = sub.add_parser("demo", help="run a real local-cluster Spark job under dynamic allocation, profiled live")

@@ -435,6 +435,8 @@ class SourceInfo:
     bytes_decompressed: int
     bad_lines: int
     bad_line_samples: tuple[BadLineSample, ...]
+    #: Bad lines skipped for being longer than the reader's line limit (docs/fleet.md, "Bad input").
+    too_long: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -603,6 +605,7 @@ class AppReport:
                 "bytes_compressed": s.bytes_compressed,
                 "bytes_decompressed": s.bytes_decompressed,
                 "bad_line_samples": [{"part": b.part, "line": b.line, "reason": b.reason} for b in s.bad_line_samples],
+                "too_long": s.too_long,
             }
         return out
 
