@@ -1,4 +1,4 @@
-"""The ``sparkprobe`` command: agent, jar, analyze, demo.
+"""The ``sparkprobe`` command: agent, jar, analyze, demo, submit, fleet.
 
 Every flag is listed in docs/configuration.md.
 """
@@ -66,6 +66,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     from sparkprobe.offline import run_analyze
 
     return run_analyze(args)
+
+
+def _cmd_fleet(args: argparse.Namespace) -> int:
+    from sparkprobe.fleet.cli import run_fleet_cli
+
+    return run_fleet_cli(args)
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -162,6 +168,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(p)
     p.set_defaults(func=_cmd_submit)
+
+    p = sub.add_parser(
+        "fleet", help="analyze many applications in parallel into a state store; rank, group, find regressions"
+    )
+    from sparkprobe.fleet.cli import add_arguments as add_fleet_arguments
+
+    add_fleet_arguments(p)
+    p.set_defaults(func=_cmd_fleet)
     return parser
 
 

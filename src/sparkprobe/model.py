@@ -488,6 +488,8 @@ class AppReport:
     transport: Transport | None = None
     #: Event logs only.
     source: SourceInfo | None = None
+    #: ``spark.yarn.queue``, else ``spark.kubernetes.namespace``; empty when the conf names neither.
+    queue: str = ""
 
     @property
     def running(self) -> bool:
@@ -584,6 +586,7 @@ class AppReport:
             "over_limit": dict(self.over_limit),
             "executors": {e.exec_id: e.to_json() for e in self.executors},
             "timeline": self.timeline.to_json() if self.timeline is not None else {},
+            "queue": self.queue,
         }
         if k.blocks_estimated is not None:
             out["cached_blocks_estimated"] = k.blocks_estimated

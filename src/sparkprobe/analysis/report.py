@@ -196,4 +196,5 @@ def build_report(
         advice=advice,
         transport=transport,
         source=source,
+        queue=state.settings.queue,
     )

@@ -103,3 +103,12 @@ class AppSettings:
     def min_executors_text(self) -> str:
         """``spark.dynamicAllocation.minExecutors`` as set (default ``0``)."""
         return self._conf.get("spark.dynamicAllocation.minExecutors", "0")
+
+    @property
+    def queue(self) -> str:
+        """Where the app ran, for grouping a fleet: ``spark.yarn.queue``, else ``spark.kubernetes.namespace``.
+
+        Empty when the app's conf names neither (Spark's own defaults are not assumed: an unset
+        queue is not evidence of the ``default`` queue on a cluster with placement rules).
+        """
+        return self._conf.get("spark.yarn.queue") or self._conf.get("spark.kubernetes.namespace") or ""
