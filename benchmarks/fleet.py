@@ -4,7 +4,7 @@ The set is generated into a temporary directory (never committed): the shared re
 (shared/eventlogs: public/ and recorded/, flattened into one folder) plus copies of its logs, each
 given an app id and dates of its own (tests/fleet/log_copies.py), round robin over the corpus,
 until ``--apps`` applications. A 200-app set is the corpus plus the first copies, and a hostile
-set is that plus the files of the issue (tests/sources/hostile_logs.py): a 64 KB zstd file
+set is that plus the files of the issue (tests/hostile_logs.py): a 64 KB zstd file
 expanding to one 2 GiB line, 5 MB of random bytes, a valid first line then 400 KB of open
 brackets, a zstd frame asking for a 2 GiB window, a symlink loop, a file linking to itself, a
 broken link and an unreadable file.
@@ -47,7 +47,7 @@ from typing import Any
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "fleet"))
-sys.path.insert(0, str(HERE.parent / "tests" / "sources"))
+sys.path.insert(0, str(HERE.parent / "tests"))
 
 from _common import DEFAULT_OUT, REPO, ChildRun, Report, env_with_src, loadavg, run_child  # noqa: E402
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hostile_logs import zstd_bomb
 from log_copies import copy_log
 
 from conftest import EVENTLOGS
@@ -30,7 +31,8 @@ from sparkprobe.fleet.row import row_from_report
 from sparkprobe.fleet.store import SCHEMA_VERSION, FleetStore, StoreError
 from sparkprobe.fleet.work import LogTask
 from sparkprobe.offline import analyze_source
-from sparkprobe.sources.eventlog import discover, scan
+from sparkprobe.sources.codecs import DecodeLimits
+from sparkprobe.sources.eventlog import ReadLimits, discover, scan
 
 PUBLIC = EVENTLOGS / "public"
 pytestmark = pytest.mark.skipif(not PUBLIC.is_dir(), reason=f"real event logs not found at {EVENTLOGS}")
@@ -348,3 +350,15 @@ def test_bad_usage_is_exit_2(tmp_path: Path) -> None:
     assert fleet("--state", str(tmp_path / "s.sqlite")).returncode == 2
     assert fleet(str(SMALL[0]), "-o", str(tmp_path / "r.txt")).returncode == 2
     assert fleet(str(SMALL[0]), "--jobs", "0", "--state", str(tmp_path / "s.sqlite")).returncode == 2
+
+
+def test_a_log_needing_more_than_the_worker_memory_fails_alone(tmp_path: Path) -> None:
+    # Without the line and expansion limits, one 1 GiB line must be held: more than the worker may use.
+    bomb = zstd_bomb(tmp_path / "bomb.zstd", 1 << 30)
+    limits = ReadLimits(max_line_bytes=2 << 30, decode=DecodeLimits(max_expansion=float("inf")))
+    sources = discover([bomb, SMALL[0]])
+    tasks = [LogTask(identity_of(s), s) for s in sources]
+    with WorkerPool(1, limits, memory_bytes=512 << 20) as pool:
+        results = {r.identity.log: r for r in pool.map(tasks)}
+    assert results[tasks[0].identity.log].error.startswith("out of memory")
+    assert results[tasks[1].identity.log].row is not None and pool.deaths == 0  # the same worker read it

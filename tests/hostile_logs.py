@@ -1,7 +1,7 @@
 """Files that look like event logs to a directory scan but are not, or are built to hurt a reader.
 
-Used by tests/sources/test_bad_input.py, the fleet tests and benchmarks/fleet.py (which adds them to
-its 2,000-app set). Each maker writes one file and returns its path; nothing here is random unless
+Used by tests/sources/test_bad_input.py, tests/fleet/ and benchmarks/fleet.py (which adds them to
+its set). Each maker writes one file and returns its path; nothing here is random unless
 seeded, so a failure reproduces.
 """
 
