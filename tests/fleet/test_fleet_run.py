@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile_logs import zstd_bomb
 from log_copies import copy_log
 
 from conftest import EVENTLOGS
+from hostile_logs import zstd_bomb
 from sparkprobe.fleet.identity import identity_of
 from sparkprobe.fleet.pool import WorkerPool
 from sparkprobe.fleet.row import row_from_report

@@ -20,9 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hostile_logs import nested_brackets, random_bytes, symlink_loops, unreadable, zstd_bomb, zstd_huge_window
 
 from conftest import EVENTLOGS, IN_CI
+from hostile_logs import nested_brackets, random_bytes, symlink_loops, unreadable, zstd_bomb, zstd_huge_window
 from sparkprobe.offline import analyze_source
 from sparkprobe.sources.codecs import CorruptStream, DecodeLimits, LimitExceeded, open_stream
 from sparkprobe.sources.eventlog import LogReader, NotAnEventLog, ReadLimits, discover, scan

@@ -37,6 +37,7 @@ __all__ = [
     "Rule",
     "Summary",
     "find_regressions",
+    "reverse_text",
     "summarize",
 ]
 
@@ -136,7 +137,8 @@ def summarize(rows: Iterable[AppRow], *, top: int = 10, price_core_hour: float |
             if value <= 0:
                 continue
             # Ties broken by key, smallest first, so the ranking does not depend on reading order.
-            item = (value, _desc(row.app_id), _desc(row.attempt_id), Ranked(*row.key, row.app_name, value))
+            ranked = Ranked(*row.key, row.app_name, value)
+            item = (value, reverse_text(row.app_id), reverse_text(row.attempt_id), ranked)
             heap = heaps[name]
             if len(heap) < top:
                 heapq.heappush(heap, item)
@@ -157,8 +159,8 @@ def summarize(rows: Iterable[AppRow], *, top: int = 10, price_core_hour: float |
     return summary
 
 
-def _desc(text: str) -> str:
-    """A key that sorts ``text`` in reverse (for ties broken smallest-first inside a max-ranking)."""
+def reverse_text(text: str) -> str:
+    """A key that sorts ``text`` in reverse: ties broken smallest-first inside a max-ranking."""
     return "".join(chr(0x10FFFF - ord(c)) for c in text) + "\U0010ffff"
 
 
