@@ -49,21 +49,10 @@ sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent / "tests" / "fleet"))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from _common import DEFAULT_OUT, REPO, ChildRun, Report, env_with_src, loadavg, run_child  # noqa: E402
+from _common import DEFAULT_OUT, OWN_PEAK, REPO, ChildRun, Report, env_with_src, loadavg, run_child  # noqa: E402
 
 EVENTLOGS = Path(os.environ.get("SPARKPROBE_EVENTLOGS", REPO.parent / "shared" / "eventlogs"))
 LOCK = "/tmp/sparkprobe-spark.lock"
-# The child's own peak RSS: wait4's ru_maxrss also counts the image it was forked from.
-_OWN_PEAK = (
-    "import sys\n"
-    "from sparkprobe.cli import main\n"
-    "rc = main(sys.argv[1:])\n"
-    "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).split()[1]\n"
-    "print(f'VMHWM_KB={hwm}', file=sys.stderr)\n"
-    "sys.exit(rc)\n"
-)
-
-
 @contextlib.contextmanager
 def spark_lock() -> Iterator[None]:
     """Hold the machine's Spark/benchmark lock (the same file `flock` uses)."""
@@ -150,7 +139,7 @@ class FleetRunResult:
 
 
 def run_fleet(paths: list[Path], state: Path, out: Path, jobs: int, *, without_dac: bool = False) -> FleetRunResult:
-    cmd = [sys.executable, "-c", _OWN_PEAK, "fleet", *map(str, paths), "--jobs", str(jobs), "--state", str(state),
+    cmd = [sys.executable, "-c", OWN_PEAK, "fleet", *map(str, paths), "--jobs", str(jobs), "--state", str(state),
            "-o", str(out)]
     if without_dac and os.geteuid() == 0 and shutil.which("setpriv"):
         cmd = ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", *cmd]
