@@ -103,7 +103,7 @@ def add_hostile(dest: Path) -> list[str]:
     from hostile_logs import nested_brackets, random_bytes, unreadable, zstd_bomb, zstd_huge_window
 
     bad = dest / "hostile"
-    bad.mkdir()
+    bad.mkdir(parents=True)
     zstd_bomb(bad / "bomb.zstd")
     random_bytes(bad / "random.zstd")  # a codec name, or a directory scan takes it for a README
     nested_brackets(bad / "app-nested")
