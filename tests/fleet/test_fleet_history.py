@@ -3,7 +3,8 @@
 The server is the pip pyspark distribution's own (``pyspark/sbin/start-history-server.sh``), with
 ``spark.history.fs.logDirectory`` pointing at a copy of real logs. Every attempt it lists is read
 through its REST API (``/api/v1/applications``, ``/api/v1/applications/{id}[/{attempt}]/logs``) and
-must give the row that reading the same directory gives; only ``log`` (a URL, not a path) differs.
+must give the row that reading the same directory gives. What describes the file, not the app,
+differs: ``log`` (a URL, not a path) and ``log_bytes`` (the server zips each attempt's files).
 """
 
 from __future__ import annotations
@@ -129,6 +130,7 @@ def test_history_server_rows_equal_the_directory_rows(history_server: tuple[str,
         where = f"{url}/api/v1/applications/{app_id}" + (f"/{attempt}" if attempt else "") + "/logs"
         assert row.pop("log") == where
         dir_rows[key].pop("log")
+        assert row.pop("log_bytes") > 0 and dir_rows[key].pop("log_bytes") > 0
         assert row == dir_rows[key], key
 
     again = fleet("--history-server", url, "--state", state, "-o", str(out))
