@@ -199,6 +199,19 @@ def self_rusage() -> resource.struct_rusage:
     return resource.getrusage(resource.RUSAGE_SELF)
 
 
+#: ``python -c OWN_PEAK ARGS...`` runs ``sparkprobe ARGS`` and prints ``VMHWM_KB=<peak>`` on stderr: the
+#: child's own peak RSS. wait4's ru_maxrss of a child also counts the image it was forked from (Linux
+#: carries the pre-exec high-water mark over exec), so it never reports less than its parent's size.
+OWN_PEAK = (
+    "import sys\n"
+    "from sparkprobe.cli import main\n"
+    "rc = main(sys.argv[1:])\n"
+    "hwm = next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).split()[1]\n"
+    "print(f'VMHWM_KB={hwm}', file=sys.stderr)\n"
+    "sys.exit(rc)\n"
+)
+
+
 def env_with_src(extra: dict[str, str] | None = None) -> dict[str, str]:
     """The current environment with ``src/`` first on PYTHONPATH (and quiet Spark)."""
     env = dict(os.environ)

@@ -1,4 +1,4 @@
-"""The ``sparkprobe`` command: agent, jar, analyze, demo.
+"""The ``sparkprobe`` command: agent, jar, analyze, demo, submit, fleet.
 
 Every flag is listed in docs/configuration.md.
 """
@@ -99,6 +99,12 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     return run_analyze(args)
 
 
+def _cmd_fleet(args: argparse.Namespace) -> int:
+    from sparkprobe.fleet.cli import run_fleet_cli
+
+    return run_fleet_cli(args)
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from sparkprobe.demo import run_demo
 
@@ -156,6 +162,15 @@ def add_price_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--price-gib-hour", type=_price, default=None, metavar="PRICE",
         help="price of one GiB-hour of executor memory, for apps that set no spark.sparkprobe.price.gibHour",
+    )
+
+
+def _add_max_line_bytes(p: argparse.ArgumentParser) -> None:
+    from sparkprobe.sources.eventlog import DEFAULT_MAX_LINE_BYTES
+
+    p.add_argument(
+        "--max-line-bytes", type=int, default=DEFAULT_MAX_LINE_BYTES, metavar="N",
+        help=f"longest event-log line read; longer ones are skipped and counted too_long ({DEFAULT_MAX_LINE_BYTES})",
     )
 
 
@@ -245,6 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_price_arguments(p)
     _add_max_tenants(p)
+    _add_max_line_bytes(p)
     p.set_defaults(func=_cmd_analyze, policies=None)
 
     p = sub.add_parser("demo", help="run a real local-cluster Spark job under dynamic allocation, profiled live")
@@ -260,6 +276,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_arguments(p)
     p.set_defaults(func=_cmd_submit)
+
+    p = sub.add_parser(
+        "fleet", help="analyze many applications in parallel into a state store; rank, group, find regressions"
+    )
+    from sparkprobe.fleet.cli import add_arguments as add_fleet_arguments
+
+    add_fleet_arguments(p)
+    p.set_defaults(func=_cmd_fleet)
     return parser
 
 

@@ -608,6 +608,8 @@ class SourceInfo:
     bytes_decompressed: int
     bad_lines: int
     bad_line_samples: tuple[BadLineSample, ...]
+    #: Bad lines skipped for being longer than the reader's line limit (docs/fleet.md, "Bad input").
+    too_long: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -815,6 +817,8 @@ class AppReport:
     #: When this agent took the app over mid-run: the event time its time-integrated figures start
     #: at (``IncompleteReason.TAKEN_OVER``); None when they cover the whole app.
     figures_from_ms: int | None = None
+    #: ``spark.yarn.queue``, else ``spark.kubernetes.namespace``; empty when the conf names neither.
+    queue: str = ""
 
     @property
     def running(self) -> bool:
@@ -918,6 +922,7 @@ class AppReport:
             "tenants": [t.to_json() for t in self.tenants],
             "tenants_folded": _enum_map(self.tenants_folded),
             "figures_from_ms": self.figures_from_ms,
+            "queue": self.queue,
         }
         if k.blocks_estimated is not None:
             out["cached_blocks_estimated"] = k.blocks_estimated
@@ -940,6 +945,7 @@ class AppReport:
                 "bytes_compressed": s.bytes_compressed,
                 "bytes_decompressed": s.bytes_decompressed,
                 "bad_line_samples": [{"part": b.part, "line": b.line, "reason": b.reason} for b in s.bad_line_samples],
+                "too_long": s.too_long,
             }
         return out
 

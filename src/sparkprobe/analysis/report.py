@@ -284,6 +284,7 @@ def build_report(
         tenants=tenants,
         tenants_folded=dict(sorted(state.tenants.folded.items())),
         figures_from_ms=state.joined_ms,
+        queue=state.settings.queue,
     )
 
 

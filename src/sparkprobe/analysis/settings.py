@@ -131,6 +131,15 @@ class AppSettings:
         """``spark.master`` as set (empty when unknown)."""
         return self._conf.get("spark.master", "")
 
+    @property
+    def queue(self) -> str:
+        """Where the app ran, for grouping a fleet: ``spark.yarn.queue``, else ``spark.kubernetes.namespace``.
+
+        Empty when the app's conf names neither (Spark's own defaults are not assumed: an unset
+        queue is not evidence of the ``default`` queue on a cluster with placement rules).
+        """
+        return self._conf.get("spark.yarn.queue") or self._conf.get("spark.kubernetes.namespace") or ""
+
 
 # ---------------------------------------------------------------------------------------- memory
 #: Spark's suffixes of a size string (``JavaUtils.byteStringAs``: case-insensitive, integer amounts).

@@ -38,7 +38,8 @@ def format_text(app: AppReport) -> str:
     """One app's report for a terminal: headline waste and loss first, then findings and advice."""
     lines: list[str] = []
     name = app.app_name or "?"
-    lines.append(f"== {name} ({app.app_id or 'no app id'}), Spark {app.spark_version or '?'}")
+    attempt = f", attempt {app.attempt_id}" if app.attempt_id else ""
+    lines.append(f"== {name} ({app.app_id or 'no app id'}{attempt}), Spark {app.spark_version or '?'}")
     c, k, t = app.cores, app.cache, app.tasks
     alloc = c.allocated_core_seconds
     idle = c.idle_core_seconds

@@ -1,16 +1,16 @@
 """Read Spark event logs (offline) into the same typed records the live listener sends.
 
-``discover`` turns paths into :class:`LogSource` objects, one per application log, whatever shape
-Spark (or a platform) gave it: a single file (plain or compressed, ``.inprogress`` or not), a
-rolling ``eventlog_v2_*`` directory, a Databricks ``eventlog`` + ``eventlog-<date>.gz`` directory,
-a Spark 1.x ``EVENT_LOG_1`` directory, a zip of logs (the History Server's ``/logs`` download), or
-a directory holding any of these. :class:`LogReader` streams one source's records and counts what
-it read in :class:`ReadStats`.
+:func:`~sparkprobe.sources.discovery.discover` / :func:`~sparkprobe.sources.discovery.scan` turn
+paths into :class:`LogSource` objects, one per application log (re-exported here).
+:class:`LogReader` streams one source's records and counts what it read in :class:`ReadStats`.
 
 Reading never fails on content: a line that is not JSON, not an object, or lacks a required field
-is counted in ``bad_lines`` and skipped; unknown events are counted as ignored. Only I/O problems,
-an unreadable codec (:class:`UnsupportedCodec`) and undecodable compressed bytes
-(:class:`CorruptStream`) raise.
+is counted in ``bad_lines`` and skipped; unknown events are counted as ignored. Lines are read in
+bounded memory: a line longer than :attr:`ReadLimits.max_line_bytes` is skipped to the next
+newline and counted in ``too_long`` (docs/fleet.md, "Bad input"). Only I/O problems, an unreadable
+codec (:class:`UnsupportedCodec`), undecodable compressed bytes (:class:`CorruptStream`) and a
+decompression bomb (:class:`LimitExceeded`) raise. :func:`check_event_log` tells a log from a file
+that holds no Spark application (:class:`NotAnEventLog`).
 
 Speed: most lines of a big log are task events, and the biggest lines are SQL plans we ignore, so a
 line whose ``{"Event":"<kind>"`` prefix names an ignored kind is skipped without being parsed.
@@ -20,39 +20,44 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Final
 
 from sparkprobe.events import EVENT_TYPES, Event
 from sparkprobe.model import BadLineSample
 from sparkprobe.sources.codecs import (
+    DEFAULT_LIMITS,
     CorruptStream,
-    DecodedStream,
+    DecodeLimits,
     EventLogError,
+    LimitExceeded,
     UnsupportedCodec,
-    codec_from_name,
-    open_stream,
-    sniff_codec,
-    zip_members,
 )
+from sparkprobe.sources.discovery import Discovery, LogPart, LogSource, Problem, discover, scan
 from sparkprobe.sources.sparkjson import DECODED_KINDS, VERSION_KINDS, BadEvent, decode_records, spark_version
 
 __all__ = [
+    "DEFAULT_MAX_LINE_BYTES",
     "JSON_LIBRARY",
     "BadLineSample",
     "CorruptStream",
+    "Discovery",
     "EventLogError",
+    "LimitExceeded",
     "LogPart",
     "LogReader",
     "LogSource",
+    "NotAnEventLog",
+    "Problem",
+    "ReadLimits",
     "ReadStats",
     "UnsupportedCodec",
+    "check_event_log",
     "discover",
     "read_events",
+    "scan",
 ]
 
 try:  # orjson reads Spark logs 1.6-2.2x faster than json (docs/event-mapping.md, "Speed")
@@ -86,178 +91,31 @@ def _loads(line: bytes) -> Any:
         return json.loads(line)
 
 
-# --- sources ------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class LogPart:
-    """One file of a log: ``path``, or the zip member ``member`` of the zip at ``path``."""
-
-    path: Path
-    member: str | None = None
-
-    @property
-    def name(self) -> str:
-        """Display name: the file name, or ``zipname:member``."""
-        return self.path.name if self.member is None else f"{self.path.name}:{self.member}"
-
-    def open(self) -> DecodedStream:
-        """Open this part as a stream of decompressed bytes."""
-        return open_stream(self.path, self.member)
-
-
-@dataclass(frozen=True, slots=True)
-class LogSource:
-    """One application's event log: its parts in reading order.
-
-    ``layout`` is ``file``, ``rolling`` (``eventlog_v2_*``), ``databricks``, ``legacy`` (Spark 1.x
-    ``EVENT_LOG_*`` directory) or ``zip`` (a member of a zip). ``in_progress`` is true for a log
-    Spark had not finished writing (``.inprogress`` name, rolling dir without a final ``appstatus``
-    file, legacy dir without ``APPLICATION_COMPLETE``): a running or crashed app, whose last line
-    may be cut.
-    """
-
-    name: str
-    parts: tuple[LogPart, ...]
-    in_progress: bool
-    layout: str = "file"
-
-
-_EVENTS_FILE: Final = re.compile(r"events_(\d+)_")
-_DATABRICKS_ROLLED: Final = re.compile(r"eventlog-\d{4}-\d\d-\d\d--\d\d-\d\d(\.[A-Za-z0-9]+)?")
-_LEGACY_FILE: Final = re.compile(r"EVENT_LOG_(\d+)")
-
-
-def _visible(names: Iterable[str]) -> list[str]:
-    # Hidden files include the ".<name>.crc" checksums Hadoop's local file system writes.
-    return sorted(n for n in names if not n.startswith(".") and not n.startswith("__MACOSX"))
-
-
-def _rolling_parts(names: Iterable[str]) -> tuple[list[str], bool]:
-    """Event files of a rolling dir in index order, and whether the app is still in progress."""
-    indexed: list[tuple[int, str]] = []
-    completed = False
-    for n in names:
-        m = _EVENTS_FILE.match(n)
-        if m:
-            indexed.append((int(m.group(1)), n))
-        elif n.startswith("appstatus_") and not n.endswith(".inprogress"):
-            completed = True
-    return [n for _, n in sorted(indexed)], not completed
-
-
-def _is_databricks(names: list[str]) -> bool:
-    return "eventlog" in names and all(n == "eventlog" or _DATABRICKS_ROLLED.fullmatch(n) for n in names)
-
-
-def _databricks_parts(names: list[str]) -> list[str]:
-    # Rolled parts carry their start time in the name, so name order is time order; the live
-    # "eventlog" file holds the newest events.
-    return [*sorted(n for n in names if n != "eventlog"), "eventlog"]
-
-
-def _dir_source(d: Path) -> LogSource | None:
-    """Return the log a directory *is* (rolling, Databricks or legacy layout), or None."""
-    names = _visible(p.name for p in d.iterdir() if p.is_file())
-    if d.name.startswith("eventlog_v2_"):
-        parts, in_progress = _rolling_parts(names)
-        return LogSource(d.name, tuple(LogPart(d / n) for n in parts), in_progress, "rolling")
-    if _is_databricks(names):
-        parts = _databricks_parts(names)
-        return LogSource(d.name, tuple(LogPart(d / n) for n in parts), False, "databricks")
-    legacy = sorted((int(m.group(1)), n) for n in names if (m := _LEGACY_FILE.fullmatch(n)) is not None)
-    if legacy:
-        complete = "APPLICATION_COMPLETE" in names
-        parts_l = tuple(LogPart(d / n) for _, n in legacy)
-        return LogSource(d.name, parts_l, not complete, "legacy")
-    return None
-
-
-def _looks_like_log(path: Path) -> bool:
-    """For directory scans: skip READMEs, scripts and other files that are not event logs."""
-    if path.name.startswith("appstatus_"):
-        return False
-    if codec_from_name(path.name) is not None:
-        return True
-    with path.open("rb") as f:
-        head = f.read(16)
-    if not head:
-        return path.name.endswith(".inprogress")  # a log Spark has just created
-    return sniff_codec(head) is not None or head.lstrip(_BLANK)[:1] in (b"{", b"")
-
-
-def _zip_sources(path: Path) -> list[LogSource]:
-    members = [m for m in zip_members(path) if not Path(m).name.startswith(".")]
-    members = [m for m in members if not m.startswith("__MACOSX/")]
-    rolling: dict[str, list[str]] = {}
-    sources: list[LogSource] = []
-    for m in members:
-        parent, _, base = m.rpartition("/")
-        if parent.rpartition("/")[2].startswith("eventlog_v2_"):
-            rolling.setdefault(parent, []).append(base)
-        elif not base.startswith("appstatus_"):
-            sources.append(LogSource(f"{path.name}:{m}", (LogPart(path, m),), m.endswith(".inprogress"), "zip"))
-    for parent, names in rolling.items():
-        parts, in_progress = _rolling_parts(names)
-        sources.append(
-            LogSource(
-                f"{path.name}:{parent}",
-                tuple(LogPart(path, f"{parent}/{n}") for n in parts),
-                in_progress,
-                "zip",
-            )
-        )
-    return sources
-
-
-def _file_sources(path: Path) -> list[LogSource]:
-    with path.open("rb") as f:
-        head = f.read(16)
-    if sniff_codec(head) == "zip":
-        return _zip_sources(path)
-    return [LogSource(path.name, (LogPart(path),), path.name.endswith(".inprogress"))]
-
-
-def _scan(d: Path, depth: int) -> list[LogSource]:
-    own = _dir_source(d)
-    if own is not None:
-        return [own]
-    sources: list[LogSource] = []
-    for name in _visible(os.listdir(d)):
-        p = d / name
-        if p.is_dir():
-            sub = _dir_source(p)
-            if sub is not None:
-                sources.append(sub)
-            elif depth == 0:  # one level of plain sub-directories (e.g. one folder per cluster)
-                sources.extend(_scan(p, depth + 1))
-        elif p.is_file() and _looks_like_log(p):
-            sources.extend(_file_sources(p))
-    return sources
-
-
-def discover(paths: Iterable[str | os.PathLike[str]]) -> list[LogSource]:
-    """Find the application logs under ``paths``, one :class:`LogSource` per application.
-
-    A path may be a log file (any codec, ``.inprogress`` included), a zip (each member or
-    ``eventlog_v2_*`` folder inside is one log), a log directory (rolling ``eventlog_v2_*``,
-    Databricks, Spark 1.x), or a directory of such logs, scanned one level deep; files in a scanned
-    directory that do not look like logs (README, scripts, checksums) are skipped. Files named
-    explicitly are always taken. Raises FileNotFoundError for a path that does not exist.
-    """
-    sources: list[LogSource] = []
-    for raw in paths:
-        p = Path(raw)
-        if p.is_dir():
-            sources.extend(_scan(p, 0))
-        elif p.is_file():
-            sources.extend(_file_sources(p))
-        else:
-            raise FileNotFoundError(f"no such event log: {p}")
-    return sources
-
-
 # --- reading ------------------------------------------------------------------------------------
+
+#: Longest line read whole, newline included (64 MiB): the biggest line of every shared real log is
+#: 1 MB (a SQL plan, an ignored kind), so this leaves room for jobs of thousands of stages while a
+#: line without a newline (a hostile or broken file) costs at most this much memory.
+DEFAULT_MAX_LINE_BYTES: Final = 64 << 20
+# Bytes read at a time while skipping the rest of a line that is too long.
+_SKIP_CHUNK: Final = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class ReadLimits:
+    """Bounds on reading one log: the longest line, and the decoders' :class:`DecodeLimits`.
+
+    A line longer than ``max_line_bytes`` (newline included) is skipped to the next newline without
+    being held: counted in ``ReadStats.too_long`` (and in ``bad_lines``), or as ignored when its
+    ``{"Event":"<kind>"`` prefix names a kind sparkprobe does not read.
+    """
+
+    max_line_bytes: int = DEFAULT_MAX_LINE_BYTES
+    decode: DecodeLimits = DEFAULT_LIMITS
+
+    def __post_init__(self) -> None:
+        if self.max_line_bytes < 1024:
+            raise ValueError(f"max_line_bytes must be at least 1024, not {self.max_line_bytes}")
 
 
 @dataclass(slots=True)
@@ -269,9 +127,10 @@ class ReadStats:
     and a line may give several: a TaskEnd and the executor metrics it carries, or a heartbeat's
     per-stage peaks). ``ignored`` holds lines that produce no record: kinds sparkprobe does not
     map (per kind in ``ignored_kinds``), ``LogStart``-type version events, and block updates of
-    non-RDD blocks. ``truncated_last_line`` is the cut final line of an in-progress log (not bad);
-    ``truncated_stream`` says the compressed data itself stopped inside a block or frame. Byte
-    counts are added as each part is finished.
+    non-RDD blocks. ``too_long`` counts the bad lines skipped for passing
+    :attr:`ReadLimits.max_line_bytes`. ``truncated_last_line`` is the cut final line of an
+    in-progress log (not bad); ``truncated_stream`` says the compressed data itself stopped inside
+    a block or frame. Byte counts are added as each part is finished.
     """
 
     lines: int = 0
@@ -288,6 +147,33 @@ class ReadStats:
     by_kind: Counter[str] = field(default_factory=Counter)
     ignored_kinds: Counter[str] = field(default_factory=Counter)
     bad_samples: list[BadLineSample] = field(default_factory=list)
+    too_long: int = 0
+
+
+class NotAnEventLog(EventLogError):
+    """The file holds no Spark application: no Spark event at all, or no application start."""
+
+
+def check_event_log(source: LogSource, stats: ReadStats, app_id: str) -> None:
+    """Raise :class:`NotAnEventLog` unless reading ``source`` found an application.
+
+    ``app_id`` is what the events named (``SparkListenerApplicationStart``'s ``App ID``). A file
+    in which no line is a Spark event (random bytes, another program's JSON, an empty file) is not
+    an event log; one with events but no application start (a log cut before Spark wrote it, a
+    rolled part without its first file) names no application. Either way there is no app to
+    report, rather than an app with an empty id.
+    """
+    if app_id:
+        return
+    seen = f"{stats.lines:,} lines, {stats.bad_lines:,} bad"
+    if stats.too_long:
+        seen += f", {stats.too_long:,} longer than the line limit"
+    if stats.events == 0 and stats.ignored == 0:
+        raise NotAnEventLog(f"not a Spark event log: no line is a Spark event ({seen})")
+    pending = "; the log is in progress: read again when it grows" if source.in_progress else ""
+    raise NotAnEventLog(
+        f"no SparkListenerApplicationStart: the log names no application ({stats.events:,} events, {seen}){pending}"
+    )
 
 
 def _single_source(path: str | os.PathLike[str]) -> LogSource:
@@ -302,12 +188,20 @@ class LogReader:
 
     ``source`` is a :class:`LogSource` or a path holding exactly one log. With ``strict=True``
     lines of ignored kinds are parsed too, so malformed ones count as bad instead of ignored
-    (slower; the default trusts the ``{"Event":"..."`` prefix of lines it skips).
+    (slower; the default trusts the ``{"Event":"..."`` prefix of lines it skips). ``limits``
+    bounds the memory one line and the decoders may take.
     """
 
-    def __init__(self, source: LogSource | str | os.PathLike[str], *, strict: bool = False) -> None:
+    def __init__(
+        self,
+        source: LogSource | str | os.PathLike[str],
+        *,
+        strict: bool = False,
+        limits: ReadLimits | None = None,
+    ) -> None:
         self.source = source if isinstance(source, LogSource) else _single_source(source)
         self.strict = strict
+        self.limits = limits or ReadLimits()
         self.stats = ReadStats()
 
     def __iter__(self) -> Iterator[Event]:
@@ -328,20 +222,39 @@ class LogReader:
         if len(stats.bad_samples) < _MAX_BAD_SAMPLES:
             stats.bad_samples.append(BadLineSample(part.name, line_no, reason))
 
+    def _too_long(self, part: LogPart, line_no: int, head: bytes, length: int) -> None:
+        """A line past the cap, already skipped: ignored if its prefix says so, else bad."""
+        if head.startswith(_PREFIX) and not self.strict:
+            end = head.find(b'"', 10)
+            if end > 0 and head[10:end] not in _WANTED:
+                self.stats.ignored += 1
+                self.stats.ignored_kinds[head[10:end].decode("utf-8", "replace")] += 1
+                return
+        self.stats.too_long += 1
+        cap = self.limits.max_line_bytes
+        self._bad(part, line_no, f"line longer than {cap:,} bytes (at least {length:,}): skipped to the next newline")
+
     def _read_part(self, part: LogPart, cut_ok: bool, version: list[str]) -> Iterator[Event]:
         stats = self.stats
         strict = self.strict
         by_kind = stats.by_kind
         ignored_kinds = stats.ignored_kinds
-        stream = part.open()
+        cap = self.limits.max_line_bytes
+        stream = part.open(self.limits.decode)
+        readline = stream.readline
         stats.parts += 1
         stats.codecs.append(stream.codec)
         line_no = 0
         try:
-            for line in stream:
+            while line := readline(cap):
                 line_no += 1
                 stats.lines += 1
                 terminated = line.endswith(b"\n")
+                if not terminated and len(line) == cap:
+                    skipped, terminated = _skip_line(readline)
+                    if skipped:  # longer than the cap: never held whole
+                        self._too_long(part, line_no, line[:256], cap + skipped)
+                        continue
                 if line.startswith(_PREFIX) and terminated and not strict:
                     end = line.find(b'"', 10)
                     if end > 0 and line[10:end] not in _WANTED:
@@ -391,9 +304,19 @@ class LogReader:
             stream.close()
 
 
-def read_events(source: LogSource | str | os.PathLike[str]) -> Iterator[Event]:
+def _skip_line(readline: Callable[[int], bytes]) -> tuple[int, bool]:
+    """Skip to just past the next newline: (bytes skipped, whether a newline ended them)."""
+    skipped = 0
+    while chunk := readline(_SKIP_CHUNK):
+        skipped += len(chunk)
+        if chunk.endswith(b"\n"):
+            return skipped, True
+    return skipped, False
+
+
+def read_events(source: LogSource | str | os.PathLike[str], *, limits: ReadLimits | None = None) -> Iterator[Event]:
     """Yield the records of one log (a :class:`LogSource` or a path holding one).
 
     Use :class:`LogReader` to get the read statistics too.
     """
-    return LogReader(source).events()
+    return LogReader(source, limits=limits).events()
