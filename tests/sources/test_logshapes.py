@@ -165,7 +165,8 @@ def test_duplicate_keys_and_json_edge_cases_agree(real_lines: list[bytes]) -> No
     task_end = next(line for line in real_lines if line.startswith(b'{"Event":"SparkListenerTaskEnd"'))
     body = task_end.rstrip(b"\n")[:-1]
     for extra in (b',"Stage ID":true', b',"Stage ID":7', b',"Task Info":null', b',"Stage ID":1e3',
-                  b',"Stage ID":18446744073709551616', b',"Stage ID":-0', b',"x":NaN', b',"x":"\\ud800"'):
+                  b',"Stage ID":18446744073709551616', b',"Stage ID":-0', b',"x":NaN', b',"x":"\\ud800"',
+                  b',"x":"\xff"'):
         _agree(body + extra + b"}\n")
     _agree(task_end.replace(b'"Stage ID":', b'"Stage ID": ', 1))
     _agree(b'{"Event":"SparkListenerTaskEnd"}\n')

@@ -290,6 +290,8 @@ def fast_decode(kind: bytes, line: bytes) -> Event | object | None:
     """The record of ``line`` (of kind ``kind``), None for an ignored one, or :data:`FALLBACK`."""
     decoder, build = _TABLE[kind]
     try:
-        return build(decoder.decode(line))
-    except (msgspec.ValidationError, msgspec.DecodeError, _Fallback):
+        # Through str: msgspec does not check the UTF-8 of fields it skips; the checked path's
+        # parsers refuse such a line.
+        return build(decoder.decode(line.decode()))
+    except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError, _Fallback):
         return FALLBACK
