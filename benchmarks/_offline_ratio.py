@@ -22,6 +22,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 
 def _lines(path: str) -> tuple[list[bytes], list[str]]:
@@ -41,11 +43,27 @@ def _lines(path: str) -> tuple[list[bytes], list[str]]:
     return lines, codecs
 
 
+def profile_top(run: Callable[[], object], n: int) -> list[dict[str, object]]:
+    """cProfile of one ``run()``: the ``n`` functions with the most own time (cProfile's clock)."""
+    import cProfile
+    import pstats
+
+    prof = cProfile.Profile()
+    prof.runcall(run)
+    stats = pstats.Stats(prof)
+    total = sum(row[2] for row in stats.stats.values())
+    rows = sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:n]
+    return [{"function": f"{Path(file).name}:{line}({name})", "calls": nc, "own_s": round(tt, 4),
+             "cum_s": round(ct, 4), "share": round(tt / total, 3) if total else 0.0}
+            for (file, line, name), (_cc, nc, tt, ct, _callers) in rows]
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("log")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--json-out", default="", help="also write the analyze JSON report here")
+    ap.add_argument("--profile", type=int, default=0, help="also profile one analyze (cProfile): the top N by own time")
     args = ap.parse_args()
 
     import orjson
@@ -72,11 +90,13 @@ def main() -> int:
         analyze_s.append(time.process_time() - c0)
     if args.json_out:
         rc = cli_main(["analyze", args.log, "--format", "json", "-o", args.json_out])
+    profile = profile_top(lambda: cli_main(["analyze", args.log, "--format", "json", "-o", os.devnull]),
+                          args.profile) if args.profile else []
     print(json.dumps({
         "log": args.log, "lines": len(lines), "bytes": sum(map(len, lines)), "codecs": sorted(set(codecs)),
         "orjson_cpu_s": min(parse_s), "analyze_cpu_s": min(analyze_s), "orjson_runs": parse_s,
         "analyze_runs": analyze_s, "orjson_failures": failures // max(1, args.repeat), "analyze_rc": rc,
-        "ratio": min(analyze_s) / min(parse_s) if min(parse_s) > 0 else float("nan"),
+        "ratio": min(analyze_s) / min(parse_s) if min(parse_s) > 0 else float("nan"), "profile": profile,
     }))
     return 0
 

@@ -191,7 +191,15 @@ def breakdown(path: Path, repeat: int = 3) -> dict[str, Any]:
         row[1] += t1 - t0
         row[2] += t2 - t1
     n = len(lines)
+    from _offline_ratio import profile_top
+
+    def decode_and_apply() -> None:
+        st = AppState()
+        for line in lines:
+            st.apply(decode_line(line))
+
     return {
+        "profile": profile_top(decode_and_apply, 20),
         "lines": n, "decode_us": min(decode_s) / n * 1e6, "apply_us": min(apply_s) / n * 1e6,
         "by_kind": {k: {"n": v[0], "decode_us": v[1] / v[0] * 1e6, "apply_us": v[2] / v[0] * 1e6}
                     for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1][0])},

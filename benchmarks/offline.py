@@ -144,8 +144,9 @@ def best(runs: list[Any], key: str) -> float:
     return min(getattr(r, key) if not isinstance(r, dict) else r[key] for r in runs)
 
 
-def ratio_child(log: Path, src: Path | None, repeat: int, json_out: Path | None = None) -> dict[str, Any]:
-    cmd = [sys.executable, str(HERE / "_offline_ratio.py"), str(log), "--repeat", str(repeat)]
+def ratio_child(log: Path, src: Path | None, repeat: int, json_out: Path | None = None, profile: int = 0
+                ) -> dict[str, Any]:
+    cmd = [sys.executable, str(HERE / "_offline_ratio.py"), str(log), "--repeat", str(repeat), "--profile", str(profile)]
     if json_out is not None:
         cmd += ["--json-out", str(json_out)]
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env_with_src(src=src), timeout=3600)
@@ -185,7 +186,7 @@ def run_shared(args: argparse.Namespace, report: Report, work: Path) -> None:
         row: dict[str, Any] = {"log": log.name}
         for name, src in trees:
             print(f"  [{name}] {log.name}: analyze vs orjson.loads of every line ...  [load {loadavg()}]", flush=True)
-            res = ratio_child(log, src, args.repeat)
+            res = ratio_child(log, src, args.repeat, profile=args.profile if name == "this" else 0)
             row[name] = res
             print(f"    {res['lines']:,} lines, {res['bytes'] / 1e6:.1f} MB: orjson {res['orjson_cpu_s']:.3f}s, "
                   f"analyze {res['analyze_cpu_s']:.3f}s CPU → ×{res['ratio']:.2f}  [load {loadavg()}]", flush=True)
@@ -236,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shared", action="store_true",
                     help="instead of the replay: analyze vs orjson.loads on real shared logs (no JDK needed)")
     ap.add_argument("--logs", nargs="*", default=[], help="--shared: these logs (paths, or names under the corpus)")
+    ap.add_argument("--profile", type=int, default=15,
+                    help="--shared: keep the top N functions of a cProfile of this tree's analyze of each log")
     ap.add_argument("--identical", action="store_true",
                     help="--shared: check analyze --format json is byte-identical to --before on every shared log")
     ap.add_argument("--name", default="offline", help="result file name (<out>/<name>.json)")
