@@ -212,10 +212,10 @@ OWN_PEAK = (
 )
 
 
-def env_with_src(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """The current environment with ``src/`` first on PYTHONPATH (and quiet Spark)."""
+def env_with_src(extra: dict[str, str] | None = None, src: Path | None = None) -> dict[str, str]:
+    """The current environment with ``src/`` (or ``src``) first on PYTHONPATH (and quiet Spark)."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(SRC), env.get("PYTHONPATH", "")) if p)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(src or SRC), env.get("PYTHONPATH", "")) if p)
     env.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
     env.setdefault("PYSPARK_PYTHON", sys.executable)
     env.setdefault("PYARROW_IGNORE_TIMEZONE", "1")
@@ -293,3 +293,38 @@ def fmt(value: Any) -> str:
     if isinstance(value, int):
         return f"{value:,}"
     return str(value)
+
+
+# ---------------------------------------------------------------------------------------- before / after
+EVENTLOGS = Path(os.environ.get("SPARKPROBE_EVENTLOGS", REPO.parent / "shared" / "eventlogs"))
+
+
+def src_tree(where: str, work: Path) -> Path:
+    """The ``src/`` directory of another sparkprobe to measure beside this one ("before").
+
+    ``where`` is a directory (a ``src/`` holding ``sparkprobe``, or a checkout holding ``src/``) or
+    a git revision of this repository, exported with ``git archive`` under ``work``. Its Python
+    package is imported from there; the dependencies are this interpreter's.
+    """
+    path = Path(where)
+    if (path / "sparkprobe").is_dir():
+        return path.resolve()
+    if (path / "src" / "sparkprobe").is_dir():
+        return (path / "src").resolve()
+    rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", where], capture_output=True, text=True)
+    if rev.returncode != 0:
+        raise SystemExit(f"--before {where}: neither a sparkprobe src/ directory nor a git revision")
+    out = work / f"before-{rev.stdout.strip()}"
+    out.mkdir(parents=True, exist_ok=True)
+    archive = subprocess.run(["git", "-C", str(REPO), "archive", where, "src"], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(out)], input=archive.stdout, check=True)
+    return out / "src"
+
+
+def describe_tree(src: Path) -> str:
+    """A short name for a src tree in result tables: its git revision (+dirty) or its path."""
+    top = subprocess.run(["git", "-C", str(src), "rev-parse", "--show-toplevel"], capture_output=True, text=True)
+    if top.returncode != 0 or Path(top.stdout.strip()) != src.parent:
+        return str(src)
+    rev = subprocess.run(["git", "-C", str(src), "describe", "--always", "--dirty"], capture_output=True, text=True)
+    return rev.stdout.strip() or str(src)

@@ -11,6 +11,11 @@ runs on the machine. Wall rate is printed too, for what it is worth on a loaded 
 Then, in this process and without sockets, the same lines are decoded (``decode_line``) and applied
 (``AppState.apply``) separately: where the agent's time goes.
 
+With ``--before REV|DIR`` a second agent runs another sparkprobe (a git revision of this
+repository, or a src/ directory) and gets the same streams, its runs interleaved with this one's,
+so before and after are measured side by side under the same load; the breakdown runs for both
+too (each in a child process of its own tree, ``--breakdown FILE``).
+
 Finally the listener side: ``benchmarks/listener/run.sh`` (the JVM encode benchmark, someone
 else's) is run if a JDK is there, and its numbers are copied into the report (``--no-listener``
 skips it). The sustained rate a live agent keeps up with is the agent's ingest rate above: a
@@ -35,18 +40,20 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DEFAULT_OUT, REPO, Report, env_with_src, loadavg  # noqa: E402
+GOAL_EVENTS_PER_CPU_S = 250_000
+
+from _common import DEFAULT_OUT, REPO, Report, describe_tree, env_with_src, loadavg, src_tree  # noqa: E402
 from _wiregen import SyntheticApp, hello  # noqa: E402
 
 
 class AgentProcess:
     """``_agent_server.py`` in a child process, and its stdin/stdout control channel."""
 
-    def __init__(self, metrics: bool = False, log: str = os.devnull) -> None:
+    def __init__(self, metrics: bool = False, log: str = os.devnull, src: Path | None = None) -> None:
         cmd = [sys.executable, str(Path(__file__).resolve().parent / "_agent_server.py"), "--log", log]
         if metrics:
             cmd.append("--metrics")
-        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env_with_src(),
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=env_with_src(src=src),
                                      text=True, bufsize=1)
         assert self.proc.stdout is not None
         hello_line = json.loads(self.proc.stdout.readline())
@@ -144,6 +151,84 @@ def run_listener_bench(report: Report) -> None:
             report.details.setdefault("listener_offer_ns_per_event", []).append(int(m.group(1)))
 
 
+def breakdown(path: Path, repeat: int = 3) -> dict[str, Any]:
+    """In this process: ``decode_line`` of every line, then ``AppState.apply`` of every event, by kind.
+
+    CPU time (``process_time``), best of ``repeat``; per kind from ``perf_counter`` around each call
+    of one extra pass (its sum is a little above the CPU figure: the clock reads are counted).
+    """
+    import gc
+
+    from sparkprobe.analysis.state import AppState
+    from sparkprobe.sources.wire import decode_line
+
+    lines = path.read_bytes().splitlines(keepends=True)
+    decode_s, apply_s = [], []
+    events: list[Any] = []
+    for _ in range(repeat):
+        gc.collect()
+        c0 = time.process_time()
+        events = [decode_line(line) for line in lines]
+        c1 = time.process_time()
+        state = AppState()
+        apply = state.apply
+        for e in events:
+            apply(e)
+        c2 = time.process_time()
+        decode_s.append(c1 - c0)
+        apply_s.append(c2 - c1)
+    by_kind: dict[str, list[float]] = {}
+    clock = time.perf_counter
+    state = AppState()
+    for line in lines:
+        t0 = clock()
+        event = decode_line(line)
+        t1 = clock()
+        state.apply(event)
+        t2 = clock()
+        row = by_kind.setdefault(type(event).__name__, [0, 0.0, 0.0])
+        row[0] += 1
+        row[1] += t1 - t0
+        row[2] += t2 - t1
+    n = len(lines)
+    from _offline_ratio import profile_top
+
+    def decode_and_apply() -> None:
+        st = AppState()
+        for line in lines:
+            st.apply(decode_line(line))
+
+    return {
+        "profile": profile_top(decode_and_apply, 20),
+        "lines": n, "decode_us": min(decode_s) / n * 1e6, "apply_us": min(apply_s) / n * 1e6,
+        "by_kind": {k: {"n": v[0], "decode_us": v[1] / v[0] * 1e6, "apply_us": v[2] / v[0] * 1e6}
+                    for k, v in sorted(by_kind.items(), key=lambda kv: -kv[1][0])},
+    }
+
+
+def breakdown_child(path: Path, src: Path | None) -> dict[str, Any]:
+    proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--breakdown", str(path)],
+                          capture_output=True, text=True, env=env_with_src(src=src), timeout=1800)
+    if proc.returncode != 0:
+        raise RuntimeError(f"breakdown failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def send_stream(agent: AgentProcess, app_id: str, lines: list[bytes], payload: list[bytes], total: int
+                ) -> tuple[float, float, dict[str, Any]]:
+    """One stream into ``agent``, which has applied ``total`` events once it is in: (CPU s, wall s, stats)."""
+    before = agent.stats()
+    t0 = time.perf_counter()
+    sock = connect(agent.listen, app_id)
+    for c in payload:
+        sock.sendall(c)
+    after = agent.wait_events(total)
+    wall = time.perf_counter() - t0
+    sock.close()
+    return after["cpu_s"] - before["cpu_s"], wall, after
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", type=int, default=150_000, help="tasks in the stream (≈2.4 lines per task)")
@@ -151,9 +236,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cores", type=int, default=4)
     ap.add_argument("--repeat", type=int, default=3, help="streams to send (fresh app each); median reported")
     ap.add_argument("--no-listener", action="store_true", help="skip benchmarks/listener/run.sh")
+    ap.add_argument("--before", default="", help="also measure this sparkprobe: a git revision or a src/ directory")
+    ap.add_argument("--breakdown", type=Path, default=None, help=argparse.SUPPRESS)  # child mode: a file of lines
     ap.add_argument("--name", default="agent_ingest", help="result file name (<out>/<name>.json)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
+    if args.breakdown is not None:
+        print(json.dumps(breakdown(args.breakdown)))
+        return 0
     report = Report(args.name, params={k: v for k, v in vars(args).items() if k not in ("out", "name")})
     print(f"[agent_ingest] {args.tasks:,} tasks per stream, load {loadavg()}", flush=True)
 
@@ -172,56 +262,66 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  stream: {n_lines:,} lines, {gen0.stats.bytes / 1e6:.1f} MB, mix "
           + ", ".join(f"{k} {v:.0%}" for k, v in list(mix.items())[:4]), flush=True)
 
-    agent = AgentProcess()
-    rates_cpu, rates_wall = [], []
-    total = 0
+    import tempfile
+
+    work = Path(tempfile.mkdtemp(prefix="sparkprobe-bench-ingest-"))
+    trees: list[tuple[str, Path | None]] = [("this", None)]
+    if args.before:
+        before_src = src_tree(args.before, work)
+        trees.insert(0, ("before", before_src))
+        report.details["before_src"] = f"{args.before} ({describe_tree(before_src)})"
+    report.details["after_src"] = describe_tree(REPO / "src")
+    agents = {name: AgentProcess(src=src) for name, src in trees}
+    rates_cpu: dict[str, list[float]] = {name: [] for name, _ in trees}
+    rates_wall: dict[str, list[float]] = {name: [] for name, _ in trees}
+    totals = dict.fromkeys(agents, 0)
+    finals: dict[str, dict[str, Any]] = {}
     try:
         for gen, lines in apps:
             payload = chunks(lines)
-            before = agent.stats()
-            t0 = time.perf_counter()
-            sock = connect(agent.listen, gen.app_id)
-            for c in payload:
-                sock.sendall(c)
-            total += len(lines)
-            after = agent.wait_events(total)
-            wall = time.perf_counter() - t0
-            sock.close()
-            cpu = after["cpu_s"] - before["cpu_s"]
-            rates_cpu.append(len(lines) / cpu)
-            rates_wall.append(len(lines) / wall)
-            print(f"    {len(lines):,} events: agent CPU {cpu:.2f}s → {len(lines) / cpu:,.0f} events/CPU-s; "
-                  f"wall {wall:.2f}s; agent RSS {after['rss_mib']:.0f} MiB  [load {loadavg()}]", flush=True)
-        final = agent.stats()
+            for name, _ in trees:  # the same stream into each agent in turn: the same load for both
+                totals[name] += len(lines)
+                cpu, wall, after = send_stream(agents[name], gen.app_id, lines, payload, totals[name])
+                rates_cpu[name].append(len(lines) / cpu)
+                rates_wall[name].append(len(lines) / wall)
+                print(f"    [{name}] {len(lines):,} events: agent CPU {cpu:.2f}s → {len(lines) / cpu:,.0f} events/CPU-s; "
+                      f"wall {wall:.2f}s; agent RSS {after['rss_mib']:.0f} MiB  [load {loadavg()}]", flush=True)
+        finals = {name: agent.stats() for name, agent in agents.items()}
     finally:
-        agent.close()
-    rates_cpu.sort()
-    rates_wall.sort()
-    med = rates_cpu[len(rates_cpu) // 2]
-    report.add("agent ingest over TCP (median)", med, "events per CPU-second",
-               note=f"runs: {', '.join(f'{r:,.0f}' for r in rates_cpu)}; bad lines {final['bad_lines'] or 0}")
-    report.add("agent ingest over TCP, wall (median)", rates_wall[len(rates_wall) // 2], "events/s",
-               note="shares 2 cores with the generator and the machine's other load")
-    report.add("agent ingest, MB per CPU-second", med * report.details["mean_line_bytes"] / 1e6, "MB/s")
-    report.details["agent_rss_mib_end"] = final["rss_mib"]
+        for agent in agents.values():
+            agent.close()
+    med: dict[str, float] = {}
+    for name, _ in trees:
+        cpu_rates = sorted(rates_cpu[name])
+        wall_rates = sorted(rates_wall[name])
+        med[name] = cpu_rates[len(cpu_rates) // 2]
+        label = "" if name == "this" else f", {name}"
+        goal = f"≥ {GOAL_EVENTS_PER_CPU_S:,}" if name == "this" else ""
+        report.add(f"agent ingest over TCP (median){label}", med[name], "events per CPU-second", goal,
+                   med[name] >= GOAL_EVENTS_PER_CPU_S if name == "this" else None,
+                   note=f"runs: {', '.join(f'{r:,.0f}' for r in cpu_rates)}; bad lines {finals[name]['bad_lines'] or 0}")
+        report.add(f"agent ingest over TCP, wall (median){label}", wall_rates[len(wall_rates) // 2], "events/s",
+                   note="shares 2 cores with the generator and the machine's other load")
+        report.add(f"agent ingest, MB per CPU-second{label}", med[name] * report.details["mean_line_bytes"] / 1e6, "MB/s")
+        report.details[f"agent_rss_mib_end_{name}"] = finals[name]["rss_mib"]
 
-    # -- where the time goes, in-process: decode, then apply
-    from sparkprobe.analysis.state import AppState
-    from sparkprobe.sources.wire import decode_line
+    # -- where the time goes, in a process of each tree: decode, then apply
+    lines_file = work / "stream.jsonl"
+    lines_file.write_bytes(b"".join(apps[0][1]))
+    for name, src in trees:
+        split = breakdown_child(lines_file, src)
+        report.details[f"breakdown_{name}"] = split
+        label = "" if name == "this" else f", {name}"
+        report.add(f"decode_line only{label}", split["decode_us"], "µs CPU/line")
+        report.add(f"AppState.apply only{label}", split["apply_us"], "µs CPU/event")
+        report.add(f"agent overhead beyond decode+apply (TCP, framing, lock){label}",
+                   1e6 / med[name] - split["decode_us"] - split["apply_us"], "µs CPU/event")
+        for kind, row in list(split["by_kind"].items())[:3]:
+            report.add(f"  {kind}{label}: decode / apply", f"{row['decode_us']:.2f} / {row['apply_us']:.2f}", "µs",
+                       note=f"{row['n']:,} lines; perf_counter around each call")
+    import shutil as _shutil
 
-    lines = apps[0][1]
-    c0 = time.process_time()
-    events = [decode_line(line) for line in lines]
-    c1 = time.process_time()
-    state = AppState()
-    apply = state.apply
-    for e in events:
-        apply(e)
-    c2 = time.process_time()
-    report.add("decode_line only", (c1 - c0) / len(lines) * 1e6, "µs CPU/line")
-    report.add("AppState.apply only", (c2 - c1) / len(lines) * 1e6, "µs CPU/event")
-    report.add("agent overhead beyond decode+apply (TCP, framing, lock)",
-               1e6 / med - (c2 - c0) / len(lines) * 1e6, "µs CPU/event")
+    _shutil.rmtree(work, ignore_errors=True)
     # The agent drops nothing: a listener at rate R drops once its 65,536-event queue fills.
     report.details["drop_model"] = (
         "A listener offering R events/s to an agent that takes in A events/s fills its 65,536-event queue "

@@ -18,7 +18,16 @@ replay-only time (measured inside the JVM) is reported too. sparkprobe's peak RS
 on a log of ``--small-fraction`` of the tasks and, with ``--rss-series``, on logs of the given task
 counts, to show memory flat in the number of tasks.
 
+``--shared`` measures something else, on real logs (``--logs``, default the largest shared logs of
+/work/shared/eventlogs): ``analyze`` against ``orjson.loads`` of every line of the same decompressed
+log, both timed in one child process (``_offline_ratio.py``), best of ``--repeat``, so the ratio
+holds on a busy machine. With ``--before REV|DIR`` the same is measured for another sparkprobe
+(a git revision of this repository, or a src/ directory), interleaved with this one, and
+``--identical`` checks that both give byte-identical ``analyze --format json`` for every shared
+log. ``--before`` also adds that sparkprobe's ``analyze`` beside this one to the replay runs.
+
 Run:  PYTHONPATH=src python benchmarks/offline.py [--tasks 200000] [--tasks 1000000 for the full size]
+      PYTHONPATH=src python benchmarks/offline.py --shared --before main --identical
 """
 
 from __future__ import annotations
@@ -37,12 +46,35 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _common import DEFAULT_OUT, ChildRun, Report, env_with_src, loadavg, run_child  # noqa: E402
+from _common import (  # noqa: E402
+    DEFAULT_OUT,
+    EVENTLOGS,
+    ChildRun,
+    Report,
+    describe_tree,
+    env_with_src,
+    loadavg,
+    run_child,
+    src_tree,
+)
 from _eventlog import write_eventlog  # noqa: E402
 from _wiregen import SyntheticApp  # noqa: E402
 
 GOAL_RSS_MIB = 300.0
-GOAL_SPEEDUP = 2.0
+GOAL_SPEEDUP = 8.0
+GOAL_ORJSON_RATIO = 1.0
+#: The shared logs ``--shared`` times by default: every shared log of more than 10 MB decompressed
+#: (SQL-heavy YARN, Databricks Photon, Dataproc, NDS on CPU and GPU, failing tasks, a rolling dir).
+#: On smaller logs the fixed cost of a run (discovery, the report) is most of the time.
+SHARED_DEFAULT = (
+    "public/nds_q88_photon_db_13_3.zstd",
+    "public/application_1640227485896_0002.zstd",
+    "public/nds_q72_dataproc_2_2.zstd",
+    "public/nds_q66_cpu.zstd",
+    "public/tasks_executors_fail_compressed_eventlog.zstd",
+    "public/gpu_oom_eventlog.zstd",
+    "public/eventlog_v2_local-1623876083964",
+)
 HERE = Path(__file__).resolve().parent
 ADD_OPENS = [
     "--add-opens=java.base/java.lang=ALL-UNNAMED", "--add-opens=java.base/java.nio=ALL-UNNAMED",
@@ -90,9 +122,9 @@ _OWN_PEAK = (
 )
 
 
-def run_sparkprobe(log: Path) -> ChildRun:
+def run_sparkprobe(log: Path, src: Path | None = None) -> ChildRun:
     run = run_child([sys.executable, "-c", _OWN_PEAK, "analyze", str(log), "--format", "json", "-o", os.devnull],
-                    env=env_with_src(), timeout=3600)
+                    env=env_with_src(src=src), timeout=3600)
     if run.returncode != 0:
         raise RuntimeError(f"sparkprobe analyze failed ({run.returncode}):\n{run.stderr[-3000:]}")
     hwm = [line for line in run.stderr.splitlines() if line.startswith("VMHWM_KB=")]
@@ -112,6 +144,81 @@ def best(runs: list[Any], key: str) -> float:
     return min(getattr(r, key) if not isinstance(r, dict) else r[key] for r in runs)
 
 
+def ratio_child(log: Path, src: Path | None, repeat: int, json_out: Path | None = None, profile: int = 0
+                ) -> dict[str, Any]:
+    cmd = [sys.executable, str(HERE / "_offline_ratio.py"), str(log), "--repeat", str(repeat), "--profile", str(profile)]
+    if json_out is not None:
+        cmd += ["--json-out", str(json_out)]
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env_with_src(src=src), timeout=3600)
+    if proc.returncode != 0:
+        raise RuntimeError(f"_offline_ratio.py {log} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return result
+
+
+def shared_logs(names: list[str]) -> list[Path]:
+    if names:
+        return [Path(n) if Path(n).exists() else EVENTLOGS / n for n in names]
+    return [EVENTLOGS / n for n in SHARED_DEFAULT if (EVENTLOGS / n).exists()]
+
+
+def every_shared_log() -> list[Path]:
+    """Every log of the shared corpus, one path per top-level entry (a file, or a log directory)."""
+    out: list[Path] = []
+    for folder in ("public", "recorded"):
+        for entry in sorted((EVENTLOGS / folder).iterdir()):
+            if entry.name.startswith(".") or entry.suffix in (".md", ".py"):
+                continue
+            out.append(entry)
+    return out
+
+
+def run_shared(args: argparse.Namespace, report: Report, work: Path) -> None:
+    """``--shared``: the orjson ratio on real logs, before and after, and the byte-identical check."""
+    trees: list[tuple[str, Path | None]] = [("this", None)]
+    if args.before:
+        before = src_tree(args.before, work)
+        trees.insert(0, ("before", before))
+        report.details["before_src"] = f"{args.before} ({describe_tree(before)})"
+    report.details["after_src"] = describe_tree(HERE.parent / "src")
+    rows = []
+    for log in shared_logs(args.logs):
+        row: dict[str, Any] = {"log": log.name}
+        for name, src in trees:
+            print(f"  [{name}] {log.name}: analyze vs orjson.loads of every line ...  [load {loadavg()}]", flush=True)
+            res = ratio_child(log, src, args.repeat, profile=args.profile if name == "this" else 0)
+            row[name] = res
+            print(f"    {res['lines']:,} lines, {res['bytes'] / 1e6:.1f} MB: orjson {res['orjson_cpu_s']:.3f}s, "
+                  f"analyze {res['analyze_cpu_s']:.3f}s CPU → ×{res['ratio']:.2f}  [load {loadavg()}]", flush=True)
+        rows.append(row)
+        mb = row["this"]["bytes"] / 1e6
+        if "before" in row:
+            report.add(f"analyze / orjson.loads, {log.name} ({mb:.1f} MB), before", row["before"]["ratio"], "×",
+                       note=f"analyze {row['before']['analyze_cpu_s']:.3f}s, orjson {row['before']['orjson_cpu_s']:.3f}s CPU")
+        report.add(f"analyze / orjson.loads, {log.name} ({mb:.1f} MB)", row["this"]["ratio"], "×",
+                   f"≤ {GOAL_ORJSON_RATIO:g}", row["this"]["ratio"] <= GOAL_ORJSON_RATIO,
+                   note=f"analyze {row['this']['analyze_cpu_s']:.3f}s, orjson {row['this']['orjson_cpu_s']:.3f}s CPU")
+    report.details["shared"] = rows
+    if args.identical:
+        if not args.before:
+            raise SystemExit("--identical needs --before")
+        differ = []
+        logs = every_shared_log()
+        for log in logs:
+            outs = []
+            for name, src in trees:
+                out = work / f"{name}-{log.name}.json"
+                proc = subprocess.run([sys.executable, "-m", "sparkprobe.cli", "analyze", str(log), "--format", "json",
+                                       "-o", str(out)], capture_output=True, env=env_with_src(src=src), timeout=3600)
+                outs.append((proc.returncode, out.read_bytes() if out.exists() else b""))
+            if outs[0] != outs[1]:
+                differ.append(log.name)
+        report.details["identical_differ"] = differ
+        report.add("analyze --format json byte-identical to before, every shared log",
+                   f"{len(logs) - len(differ)} / {len(logs)}", goal="all", ok=not differ,
+                   note=("differ: " + ", ".join(differ)) if differ else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", type=int, default=200_000, help="tasks in the log (default 200000; full size 1000000)")
@@ -126,10 +233,27 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=2)
     ap.add_argument("--xmx", default="4g", help="heap for Spark's replay JVM")
     ap.add_argument("--keep", action="store_true", help="keep the generated logs")
+    ap.add_argument("--before", default="", help="also measure this sparkprobe: a git revision or a src/ directory")
+    ap.add_argument("--shared", action="store_true",
+                    help="instead of the replay: analyze vs orjson.loads on real shared logs (no JDK needed)")
+    ap.add_argument("--logs", nargs="*", default=[], help="--shared: these logs (paths, or names under the corpus)")
+    ap.add_argument("--profile", type=int, default=15,
+                    help="--shared: keep the top N functions of a cProfile of this tree's analyze of each log")
+    ap.add_argument("--identical", action="store_true",
+                    help="--shared: check analyze --format json is byte-identical to --before on every shared log")
     ap.add_argument("--name", default="offline", help="result file name (<out>/<name>.json)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
     report = Report(args.name, params={k: v for k, v in vars(args).items() if k not in ("out", "name")})
+    if args.shared:
+        work = Path(tempfile.mkdtemp(prefix="sparkprobe-bench-offline-"))
+        try:
+            print(f"[offline --shared] load {loadavg()}", flush=True)
+            run_shared(args, report, work)
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+        report.write(args.out)
+        return 0
     if shutil.which("javac") is None or shutil.which("java") is None:
         print("offline: needs a JDK (java, javac) for Spark's replay", file=sys.stderr)
         return 2
@@ -149,8 +273,17 @@ def main(argv: list[str] | None = None) -> int:
         report.details["log"] = {k: v for k, v in info.items()}
 
         sp_runs: list[ChildRun] = []
+        before_runs: list[ChildRun] = []
+        before = src_tree(args.before, work) if args.before else None
+        if before is not None:
+            report.details["before_src"] = f"{args.before} ({describe_tree(before)})"
         spark_runs: dict[str, list[tuple[ChildRun, dict[str, Any]]]] = {"parse": [], "status": []}
         for r in range(args.repeat):
+            if before is not None:
+                run = run_sparkprobe(log, before)
+                before_runs.append(run)
+                print(f"  [{r + 1}] sparkprobe analyze, before: {run.wall_s:.1f}s wall, {run.cpu_s:.1f}s CPU, "
+                      f"peak RSS {run.maxrss_mib:.0f} MiB  [load {loadavg()}]", flush=True)
             run = run_sparkprobe(log)
             sp_runs.append(run)
             print(f"  [{r + 1}] sparkprobe analyze: {run.wall_s:.1f}s wall, {run.cpu_s:.1f}s CPU, "
@@ -188,6 +321,13 @@ def main(argv: list[str] | None = None) -> int:
                                                "runs": [r[1] for r in runs]}
         st = report.details["spark_status"]
         pa = report.details["spark_parse"]
+        if before_runs:
+            b_wall, b_cpu = best(before_runs, "wall_s"), best(before_runs, "cpu_s")
+            report.add("before: speed-up vs Spark replay into AppStatusListener (wall)", st["wall_s"] / b_wall, "×",
+                       note=f"before's analyze {b_wall:.1f}s wall, {b_cpu:.1f}s CPU, best of {args.repeat}")
+            report.add("before: speed-up vs Spark parse-only replay (wall)", pa["wall_s"] / b_wall, "×")
+            report.details["sparkprobe_before"] = {"wall_s": b_wall, "cpu_s": b_cpu,
+                                                   "rss_mib": max(r.maxrss_mib for r in before_runs)}
         report.add("speed-up vs Spark replay into AppStatusListener (wall, process to process)", st["wall_s"] / sp_wall,
                    "×", f"≥ {GOAL_SPEEDUP:g}", st["wall_s"] / sp_wall >= GOAL_SPEEDUP)
         report.add("speed-up vs Spark replay into AppStatusListener (CPU)", st["cpu_s"] / sp_cpu, "×",

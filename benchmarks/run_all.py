@@ -38,10 +38,11 @@ def commands(args: argparse.Namespace) -> dict[str, list[str]]:
         scale += ["--executors", str(args.executors), "--min-executors", str(max(1, args.executors // 4))]
     if args.apps:
         scale += ["--apps", str(args.apps)]
+    before = ["--before", args.before] if args.before else []
     return {
-        "agent_ingest": ["--tasks", str(int(t * 7.5))] + (["--no-listener"] if args.no_listener else []) + out,
-        "scale": scale + out,
-        "offline": ["--tasks", str(1_000_000 if args.full_scale else t * 10)] + out,
+        "agent_ingest": ["--tasks", str(int(t * 7.5))] + (["--no-listener"] if args.no_listener else []) + before + out,
+        "scale": scale + before + out,
+        "offline": ["--tasks", str(1_000_000 if args.full_scale else t * 10)] + before + out,
         "bus_cost": ["--tasks", str(t), "--jar", args.jar] + out,
         "job_overhead": ["--tasks", str(max(1000, t // 10)), "--pairs", str(args.pairs), "--jar", args.jar] + out,
     }
@@ -72,6 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--full-scale", action="store_true", help="scale and offline at the full size of the brief")
     ap.add_argument("--jar", default="source", help="listener jar for the Spark benchmarks: source, packaged or a path")
     ap.add_argument("--no-listener", action="store_true", help="skip benchmarks/listener/run.sh")
+    ap.add_argument("--before", default="",
+                    help="agent_ingest, scale, offline: also measure this sparkprobe (git revision or src/ dir) side by side")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)

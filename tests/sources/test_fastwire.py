@@ -1,0 +1,99 @@
+"""The msgspec fast path of the wire decoder agrees with ``decode_line`` wherever it decides."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import random
+from typing import Any
+
+import pytest
+
+from conftest import EVENTLOGS
+from sparkprobe.events import EVENT_TYPES
+from sparkprobe.sources.eventlog import LogReader, discover
+from sparkprobe.sources.fastwire import FALLBACK, fast_decode_line
+from sparkprobe.sources.wire import BadLine, decode_line
+
+KINDS = {cls: kind for kind, cls in EVENT_TYPES.items()}
+
+
+def _checked(line: bytes) -> Any:
+    try:
+        return decode_line(line)
+    except BadLine as exc:
+        return exc.reason
+
+
+def _wire(event: Any) -> dict[str, Any]:
+    return {"k": KINDS[type(event)], **dataclasses.asdict(event)}
+
+
+@pytest.fixture(scope="module")
+def wire_objects() -> list[dict[str, Any]]:
+    out = []
+    for folder in ("recorded/spark-4.0.1-plain", "recorded/spark-3.5.9-lz4", "public/eventlog-2"):
+        for source in discover([EVENTLOGS / folder]):
+            out += [_wire(e) for e in LogReader(source).events()]
+    assert len({o["k"] for o in out}) >= 10
+    return out
+
+
+def _dumps(obj: dict[str, Any]) -> bytes:
+    # "k" first, as the listener writes it.
+    return json.dumps({"k": obj["k"], **obj}, separators=(",", ":")).encode() + b"\n"
+
+
+def test_real_records_take_the_fast_path_and_decode_to_the_same(wire_objects: list[dict[str, Any]]) -> None:
+    for obj in wire_objects:
+        line = _dumps(obj)
+        fast = fast_decode_line(line)
+        assert fast is not FALLBACK
+        assert fast == decode_line(line)
+
+
+_HOSTILE: tuple[Any, ...] = (None, True, False, 0, -1, 1.5, 2**63, "", "x", [], [1], ["a"], {}, {"a": 1}, {"a": "b"})
+
+
+def test_every_field_with_a_wrong_value_or_missing_agrees(wire_objects: list[dict[str, Any]]) -> None:
+    rng = random.Random(16)
+    by_kind: dict[str, list[dict[str, Any]]] = {}
+    for obj in wire_objects:
+        by_kind.setdefault(obj["k"], []).append(obj)
+    for objs in by_kind.values():
+        for obj in rng.sample(objs, min(20, len(objs))):
+            for key in obj:
+                if key == "k":
+                    continue
+                variants = [{k: v for k, v in obj.items() if k != key}]
+                variants += [{**obj, key: value} for value in _HOSTILE]
+                if isinstance(obj[key], list) and obj[key] and isinstance(obj[key][0], dict):
+                    inner = obj[key][0]
+                    for ikey in inner:
+                        variants += [{**obj, key: [{**inner, ikey: value}]} for value in _HOSTILE]
+                for variant in variants:
+                    line = _dumps(variant)
+                    fast = fast_decode_line(line)
+                    if fast is not FALLBACK:
+                        assert fast == _checked(line), line
+
+
+@pytest.mark.parametrize("line", [
+    b"", b"\n", b"not json", b"[1]", b'{"k":"nope"}', b'{"k":', b'{"k":"task_end"', b'{"k":"task_end"}',
+    b'{"k":"app_end","time":true}', b'{"k":"app_end","time":1.0}', b'{"k":"app_end","time":"1"}',
+    b'{"k":"app_end","time":1,"time":2}', b'{"k":"app_end","time":1}x', b'{"k":"app_end","time":1} ',
+    b'{"k":"app_end","time":-0}', b'{"k":"app_end","time":1,"x":"\\ud800"}', b'{"k":"app_end","time":1,"x":NaN}',
+    b'{"k":"app_end","time":1,"x":' + b"[" * 3000 + b"]" * 3000 + b"}", b'{"k":"app_end","time":1,"x":"\xff"}',
+    b'{"k":"conf","props":{"a":1}}', b'{"k":"conf","props":{"a":"b"}}', b'{"k":"app_end","time":9223372036854775808}',
+])
+def test_edge_lines_agree(line: bytes) -> None:
+    fast = fast_decode_line(line)
+    if fast is not FALLBACK:
+        assert fast == _checked(line)
+
+
+def test_an_integer_beyond_64_bits_is_the_one_documented_difference() -> None:
+    line = b'{"k":"app_end","time":18446744073709551616}'
+    assert _checked(line) == "schema"  # orjson read it as a float
+    fast = fast_decode_line(line)
+    assert fast is not FALLBACK and fast == EVENT_TYPES["app_end"](time=2**64)
