@@ -170,6 +170,7 @@ class WasteCause(str, Enum):
     MIN_EXECUTORS = "min_executors"
     DRIVER_BUSY = "driver_busy"
     UNNEEDED = "unneeded"
+    NO_SESSION = "no_session"
     #: Cores free and memory unused while the executor ran tasks (docs/figures.md, "Cost").
     UNUSED_WHILE_BUSY = "unused_while_busy"
 
