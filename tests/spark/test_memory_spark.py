@@ -16,7 +16,7 @@ test_executor_faults_spark's OutOfMemoryError run. The live half of 2 needs the 
 anything took.
 
 Heartbeats: Spark attributes an executor's first heartbeat after a stage to that stage, the event
-log does not keep it and the REST API does (docs/decisions.md 20). So that the three sources can be
+log does not keep it and the REST API does (docs/decisions.md 28). So that the three sources can be
 compared exactly, these runs poll each task's metrics every 100 ms
 (``spark.executor.metrics.pollingInterval``) and keep heartbeats out of the run (a 100 s interval:
 the first comes 100 to 200 s after an executor starts).
