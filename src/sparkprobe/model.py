@@ -482,8 +482,9 @@ class WhatIf:
     measured_wall_seconds: float
     measured_avg_executors: float
     driver_seconds: float
-    model_wall_seconds_at_measured: float
-    model_error: float
+    #: None when no executor core was alive during the busy periods (nothing to check the model at).
+    model_wall_seconds_at_measured: float | None
+    model_error: float | None
     executor_cores: int
     rows: tuple[WhatIfRow, ...]
 

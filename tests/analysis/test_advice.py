@@ -6,6 +6,7 @@ Each test names the defect it guards against (issue 14): advice a Spark expert w
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,16 @@ def test_a_wider_bound_never_recommends_a_dearer_policy(tmp_path: Path) -> None:
         return row.predicted.allocated_core_seconds
 
     assert cost(loose) <= cost(tight)
+
+
+def test_every_public_report_is_strict_json() -> None:
+    # JSON has no Infinity or NaN: a figure that cannot be computed is null (what_if's model at the
+    # measured count of a local[...] app whose tasks ran on no executor core, for one).
+    names = []
+    for source, report, _ in public_reports():
+        names.append(source.name)
+        try:
+            json.dumps(report.to_json(), allow_nan=False, default=str)
+        except ValueError as exc:
+            pytest.fail(f"{source.name}: {exc}")
+    assert "eventlog_3nodes_12cores_exec_removed" in names  # the log whose what-if was infinite

@@ -91,13 +91,15 @@ def what_if(
         for n in counts
         if n <= max(peak, 1)
     )
-    at_measured = model(measured_slots)
+    # No executor core alive during the busy periods (a local[...] app's driver runs the tasks):
+    # there is no measured count to check the model at, so no figure rather than an infinity.
+    at_measured = model(measured_slots) if measured_slots > 0 else None
     return WhatIf(
         measured_wall_seconds=wall_ms / 1000,
         measured_avg_executors=round(measured_execs, 3),
         driver_seconds=driver_ms / 1000,
-        model_wall_seconds_at_measured=round(at_measured, 3),
-        model_error=round(at_measured / (wall_ms / 1000) - 1, 4),
+        model_wall_seconds_at_measured=None if at_measured is None else round(at_measured, 3),
+        model_error=None if at_measured is None else round(at_measured / (wall_ms / 1000) - 1, 4),
         executor_cores=cores,
         rows=rows,
     )

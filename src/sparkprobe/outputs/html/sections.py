@@ -273,7 +273,7 @@ def what_if(report: AppReport) -> str:
         "with no stage running. "
         + (
             f"The model gives {esc(format_duration(model))} at the measured count ({w.model_error * 100:+.1f}%)."
-            if math.isfinite(model) and math.isfinite(w.model_error)
+            if model is not None and w.model_error is not None
             else "The model has no estimate at the measured count."
         )
     )
