@@ -134,6 +134,10 @@ def execute_on_master(run: FleetRun, master: str, conf: Mapping[str, str], parqu
     settings = dict(conf)
     if master.startswith("local") and "spark.pyspark.python" not in settings and "PYSPARK_PYTHON" not in os.environ:
         settings["spark.pyspark.python"] = sys.executable
+    if "spark.pyspark.python" in settings and "PYSPARK_PYTHON" not in os.environ:
+        # PySpark's SparkContext picks the workers' Python from PYSPARK_PYTHON (spark-submit sets
+        # it from the conf; a session built here does not), so the conf alone would be ignored.
+        os.environ["PYSPARK_PYTHON"] = settings["spark.pyspark.python"]
     settings.setdefault("spark.ui.showConsoleProgress", "false")
     for key, value in settings.items():
         builder = builder.config(key, value)
