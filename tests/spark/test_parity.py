@@ -97,7 +97,16 @@ def test_live_figures_equal_the_event_log_of_the_same_run(
     # Idle by cause: executors kept for their cache show as cache_held, and the advice weighs
     # holding them against the measured recompute cost.
     assert live["idle_by_cause"]["cache_held"] > 0
-    (tradeoff,) = [a for a in live["advice"] if a["kind"] == "cache_held_tradeoff"]
-    assert tradeoff["evidence"]["recompute_seconds"] == live["cache_recompute_seconds"] > 0
+    # Advice is given only where the policy simulator predicts a saving for its exact settings
+    # (docs/advice.md): the trade-off is advised with the measured recompute as evidence, or the
+    # advisor keeps the recorded policy (its baseline row is the recommended one).
+    assert all(a["saving_core_hours"] > 0 for a in live["advice"] if a["kind"] != "allocation_policy")
+    tradeoffs = [a for a in live["advice"] if a["kind"] == "cache_held_tradeoff"]
+    if tradeoffs:
+        (tradeoff,) = tradeoffs
+        assert tradeoff["evidence"]["recompute_seconds"] == live["cache_recompute_seconds"] > 0
+        assert tradeoff["predicted"] is not None
+    else:  # no saving predicted: the simulator replayed the run and found none
+        assert live["policy_whatif"] and live["policy_whatif"][0]["baseline"], live["policy_whatif_unavailable"]
     assert abs(live["what_if"]["model_error"]) <= 0.15
     assert comparable(live) == comparable(offline)
