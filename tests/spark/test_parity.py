@@ -100,7 +100,7 @@ def test_live_figures_equal_the_event_log_of_the_same_run(
     # Advice is given only where the policy simulator predicts a saving for its exact settings
     # (docs/advice.md): the trade-off is advised with the measured recompute as evidence, or the
     # advisor keeps the recorded policy (its baseline row is the recommended one).
-    assert all(a["saving_core_hours"] > 0 for a in live["advice"] if a["kind"] != "allocation_policy")
+    assert all(a["saving_core_hours"] > 0 or a["saving"].get("gib_hours", 0) != 0 for a in live["advice"])
     tradeoffs = [a for a in live["advice"] if a["kind"] == "cache_held_tradeoff"]
     if tradeoffs:
         (tradeoff,) = tradeoffs
