@@ -85,6 +85,8 @@ def test_every_field_with_a_wrong_value_or_missing_agrees(wire_objects: list[dic
     b'{"k":"app_end","time":-0}', b'{"k":"app_end","time":1,"x":"\\ud800"}', b'{"k":"app_end","time":1,"x":NaN}',
     b'{"k":"app_end","time":1,"x":' + b"[" * 3000 + b"]" * 3000 + b"}", b'{"k":"app_end","time":1,"x":"\xff"}',
     b'{"k":"conf","props":{"a":1}}', b'{"k":"conf","props":{"a":"b"}}', b'{"k":"app_end","time":9223372036854775808}',
+    b'{"k":"app_end","time":1,"k":"job_end","job_id":2,"succeeded":true}',
+    b'{"k":"app_end","time":1,"\\u006b":"job_end","job_id":2,"succeeded":true}',
 ])
 def test_edge_lines_agree(line: bytes) -> None:
     fast = fast_decode_line(line)

@@ -171,6 +171,8 @@ def test_duplicate_keys_and_json_edge_cases_agree(real_lines: list[bytes]) -> No
         _agree(body + extra + b"}\n")
     _agree(task_end.replace(b'"Stage ID":', b'"Stage ID": ', 1))
     _agree(b'{"Event":"SparkListenerTaskEnd"}\n')
+    _agree(body + b',"Event":"SparkListenerJobEnd","Job ID":1,"Job Result":{"Result":"JobSucceeded"}}\n')
+    _agree(body + b',"\\u0045vent":"SparkListenerJobEnd","Job ID":1,"Job Result":{"Result":"JobSucceeded"}}\n')
     _agree(b'{"Event":"SparkListenerTaskEnd",' + b'[' * 3000 + b']' * 3000 + b'}\n')
 
 

@@ -61,6 +61,7 @@ class _TaskInfo(msgspec.Struct, frozen=True, gc=False):
 
 
 class _TaskStart(msgspec.Struct, frozen=True, gc=False):
+    event: str = _Field(name="Event")
     stage_id: _Long = _Field(name="Stage ID")
     info: _TaskInfo = _Field(name="Task Info")
     stage_attempt: _Long = _Field(default=0, name="Stage Attempt ID")
@@ -138,6 +139,7 @@ _M0: Final = _Metrics()
 
 
 class _TaskEnd(msgspec.Struct, frozen=True, gc=False):
+    event: str = _Field(name="Event")
     stage_id: _Long = _Field(name="Stage ID")
     info: _TaskInfo = _Field(name="Task Info")
     end: _Reason = _Field(name="Task End Reason")
@@ -171,6 +173,7 @@ class _StageInfo(msgspec.Struct, frozen=True, gc=False):
 
 
 class _Stage(msgspec.Struct, frozen=True, gc=False):
+    event: str = _Field(name="Event")
     info: _StageInfo = _Field(name="Stage Info")
 
 
@@ -187,6 +190,7 @@ _P0: Final = _JobProps()
 
 
 class _JobStart(msgspec.Struct, frozen=True, gc=False):
+    event: str = _Field(name="Event")
     job_id: _Long = _Field(name="Job ID")
     stage_ids: tuple[_Long, ...] = _Field(name="Stage IDs")
     time: _Long = _Field(default=0, name="Submission Time")
@@ -198,6 +202,7 @@ class _JobResult(msgspec.Struct, frozen=True, gc=False):
 
 
 class _JobEnd(msgspec.Struct, frozen=True, gc=False):
+    event: str = _Field(name="Event")
     job_id: _Long = _Field(name="Job ID")
     result: _JobResult = _Field(name="Job Result")
     time: _Long = _Field(default=0, name="Completion Time")
@@ -216,6 +221,7 @@ class _BlockInfo(msgspec.Struct, frozen=True, gc=False):
 
 
 class _BlockUpdated(msgspec.Struct, frozen=True, gc=False):
+    event: str = _Field(name="Event")
     info: _BlockInfo = _Field(name="Block Updated Info")
 
 
@@ -312,14 +318,17 @@ def _block_updated(s: _BlockUpdated) -> tuple[Event, ...]:
 
 
 _Build = Callable[[Any], tuple[Event, ...]]
-_TABLE: Final[dict[bytes, tuple[msgspec.json.Decoder[Any], _Build]]] = {
-    b"SparkListenerTaskStart": (msgspec.json.Decoder(_TaskStart), _task_start),
-    b"SparkListenerTaskEnd": (msgspec.json.Decoder(_TaskEnd), _task_end),
-    b"SparkListenerStageSubmitted": (msgspec.json.Decoder(_Stage), _stage_submitted),
-    b"SparkListenerStageCompleted": (msgspec.json.Decoder(_Stage), _stage_completed),
-    b"SparkListenerJobStart": (msgspec.json.Decoder(_JobStart), _job_start),
-    b"SparkListenerJobEnd": (msgspec.json.Decoder(_JobEnd), _job_end),
-    b"SparkListenerBlockUpdated": (msgspec.json.Decoder(_BlockUpdated), _block_updated),
+_SHAPES: Final[dict[str, tuple[type[msgspec.Struct], _Build]]] = {
+    "SparkListenerTaskStart": (_TaskStart, _task_start),
+    "SparkListenerTaskEnd": (_TaskEnd, _task_end),
+    "SparkListenerStageSubmitted": (_Stage, _stage_submitted),
+    "SparkListenerStageCompleted": (_Stage, _stage_completed),
+    "SparkListenerJobStart": (_JobStart, _job_start),
+    "SparkListenerJobEnd": (_JobEnd, _job_end),
+    "SparkListenerBlockUpdated": (_BlockUpdated, _block_updated),
+}
+_TABLE: Final[dict[bytes, tuple[str, msgspec.json.Decoder[Any], _Build]]] = {
+    kind.encode(): (kind, msgspec.json.Decoder(shape), build) for kind, (shape, build) in _SHAPES.items()
 }
 
 #: The ``"Event"`` names (bytes, as in the line's prefix) this path decodes.
@@ -334,10 +343,14 @@ def fast_decode(kind: bytes, line: bytes) -> tuple[Event, ...] | object:
 
     Empty for an ignored line (a block update of a non-RDD block).
     """
-    decoder, build = _TABLE[kind]
+    name, decoder, build = _TABLE[kind]
     try:
         # Through str: msgspec does not check the UTF-8 of fields it skips; the checked path's
         # parsers refuse such a line.
-        return build(decoder.decode(line.decode()))
+        shape = decoder.decode(line.decode())
+        if shape.event != name:
+            # A second "Event" key: both parsers keep the last one, which is not the prefix's kind.
+            return FALLBACK
+        return build(shape)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError, _Fallback):
         return FALLBACK
