@@ -228,6 +228,17 @@ class MemoryLedger:
         self.profile_of: dict[str, int] = {}
         #: Heartbeat peaks of stages not running any more (Spark's event log drops them too).
         self.heartbeats_outside_stages = 0
+        #: Executor id -> what its peaks give (areas, footprint, memory peaks), computed at the first
+        #: report after they last rose: a scrape does not redo it for every executor.
+        self._derived: dict[str, tuple[dict[PeakArea, int | None], int | None, dict[str, int]]] = {}
+
+    def derived(self, exec_id: str) -> tuple[dict[PeakArea, int | None], int | None, dict[str, int]]:
+        """``peak_areas``, ``footprint`` and the memory metrics of ``exec_id``'s peaks (shared: do not mutate)."""
+        got = self._derived.get(exec_id)
+        if got is None:
+            peaks = self.peaks.get(exec_id, {})
+            got = self._derived[exec_id] = (peak_areas(peaks), footprint(peaks), _memory_peaks(peaks))
+        return got
 
     def executor_added(self, e: ExecutorAdded) -> None:
         """Remember the executor's resource profile."""
@@ -262,6 +273,7 @@ class MemoryLedger:
                 peaks[name] = value
                 raised = True
         if raised:
+            self._derived.pop(e.exec_id, None)
             app.executors.changed(e.exec_id)  # a removed executor's settled figures are stale
 
 
@@ -301,8 +313,10 @@ class MemoryTotals:
         return MemoryTotals(self.allocated, self.idle, self.unused, dict(self.idle_by_cause), dict(self.peak),
                             self.measured, self.busy_executors, self.process_tree, list(self.removals))
 
-    def add(self, state: AppState, ex: Executor, request: Request, until: int) -> ExecutorMemory:
-        """Add executor ``ex`` (given ``request``) measured to ``until``; its own figures."""
+    def add(
+        self, state: AppState, ex: Executor, request: Request, until: int
+    ) -> tuple[dict[PeakArea, int | None], dict[str, int]]:
+        """Add executor ``ex`` (given ``request``) measured to ``until``; its peak areas and memory peaks (shared)."""
         exec_ledger = state.executors
         container = request[RequestArea.CONTAINER]
         lifetime = exec_ledger.end_of(ex, until) - ex.added_ms
@@ -315,9 +329,7 @@ class MemoryTotals:
             idle_by_cause[cause] += container * ms
         if busy > 0 or ex.running:
             self.busy_executors += 1
-        peaks = state.memory.peaks.get(ex.exec_id, {})
-        areas = peak_areas(peaks)
-        used = footprint(peaks)
+        areas, used, memory_peaks = state.memory.derived(ex.exec_id)
         if used is not None:
             self.measured += 1
             self.unused += max(0, container - used) * busy
@@ -331,7 +343,7 @@ class MemoryTotals:
         if ex.removed_cause is RemovalCause.MEMORY and ex.removed_ms is not None:
             area_out = removal_area(ex.removed_reason)
             self.removals.append(MemoryRemoval(ex.exec_id, ex.removed_ms, area_out, ex.removed_reason))
-        return ExecutorMemory(request, _memory_peaks(peaks), areas)
+        return areas, memory_peaks
 
 
 def executor_requests(state: AppState) -> Callable[[int], Request]:
@@ -361,8 +373,8 @@ def memory_figures(
 
     ``executors`` (the detail report's records) is not needed: the figures are taken from the
     executor ledger directly, so a headline report has them too. A headline report passes the
-    settled removed executors' ``totals`` and the ``pending`` executors to add to them (then only
-    those are in the per-executor figures); by default every executor is summed.
+    settled removed executors' ``totals`` and the ``pending`` executors to add to them (then the
+    per-executor figures are left empty); by default every executor is summed.
     """
     settings = MemorySettings(state.conf, state.spark_version)
     ledger = state.memory
@@ -373,12 +385,18 @@ def memory_figures(
     per_executor: dict[str, ExecutorMemory] = {}
     app_running = state.end_ms is None
     t = MemoryTotals() if totals is None else totals
+    active_by_profile: dict[int, int] = {}
     for ex in exec_ledger.by_id.values() if pending is None else pending:
-        request = request_of(ledger.profile_of.get(ex.exec_id, 0))
+        profile = ledger.profile_of.get(ex.exec_id, 0)
+        request = request_of(profile)
         if ex.removed_ms is None and app_running:
-            for request_area, size in request.items():
-                requested_active[request_area] += size
-        per_executor[ex.exec_id] = t.add(state, ex, request, until)
+            active_by_profile[profile] = active_by_profile.get(profile, 0) + 1
+        areas, memory_peaks = t.add(state, ex, request, until)
+        if pending is None:  # the detail report's records: their own copies
+            per_executor[ex.exec_id] = ExecutorMemory(request, dict(memory_peaks), dict(areas))
+    for profile, count in active_by_profile.items():
+        for request_area, size in request_of(profile).items():
+            requested_active[request_area] += count * size
     driver_peaks = ledger.peaks.get(DRIVER, {})
     measured = t.measured
     notes = _notes(settings, measured, t.busy_executors, t.process_tree, len(exec_ledger.by_id))
