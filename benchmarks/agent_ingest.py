@@ -8,8 +8,9 @@ ProbeListener does. The agent's process CPU time from before the connection to t
 applied the last line gives events per CPU-second: what one core of agent sustains, whatever else
 runs on the machine. Wall rate is printed too, for what it is worth on a loaded machine.
 
-Then, in this process and without sockets, the same lines are decoded (the agent's decoder: ``fast_decode_line``, else ``decode_line``) and applied
-(``AppState.apply``) separately: where the agent's time goes.
+Then, in this process and without sockets, the same lines are decoded (the agent's decoder:
+``fast_decode_line``, else ``decode_line``) and applied (``AppState.apply``) separately: where the
+agent's time goes.
 
 With ``--before REV|DIR`` a second agent runs another sparkprobe (a git revision of this
 repository, or a src/ directory) and gets the same streams, its runs interleaved with this one's,
