@@ -106,7 +106,7 @@ def headline_parts(state: AppState, until: int) -> HeadlineParts:
         ledger.unsettled = dict(ledger.by_id)
     profile_of = state.memory.profile_of
     pending: list[Executor] = []
-    done: list[str] = []
+    settled_now = False
     for exec_id, ex in ledger.unsettled.items():
         if _is_settled(ex):
             profile = profile_of.get(exec_id, 0)
@@ -114,9 +114,11 @@ def headline_parts(state: AppState, until: int) -> HeadlineParts:
             settled.containers[profile] = request[RequestArea.CONTAINER]
             settled.core.add(ledger, ex, until)
             settled.memory.add(state, ex, request, until)
-            done.append(exec_id)
+            settled_now = True
         else:
             pending.append(ex)
-    for exec_id in done:
-        del ledger.unsettled[exec_id]
+    if settled_now:
+        # A new dict, not deletions: a dict keeps the slots of deleted keys, and iterating it would
+        # stay O(executors ever added).
+        ledger.unsettled = {ex.exec_id: ex for ex in pending}
     return HeadlineParts(settled.core.copy(), settled.memory.copy(), pending, request_of)
