@@ -8,8 +8,9 @@ ProbeListener does. The agent's process CPU time from before the connection to t
 applied the last line gives events per CPU-second: what one core of agent sustains, whatever else
 runs on the machine. Wall rate is printed too, for what it is worth on a loaded machine.
 
-Then, in this process and without sockets, the same lines are decoded (``decode_line``) and applied
-(``AppState.apply``) separately: where the agent's time goes.
+Then, in this process and without sockets, the same lines are decoded (the agent's decoder:
+``fast_decode_line``, else ``decode_line``) and applied (``AppState.apply``) separately: where the
+agent's time goes.
 
 With ``--before REV|DIR`` a second agent runs another sparkprobe (a git revision of this
 repository, or a src/ directory) and gets the same streams, its runs interleaved with this one's,
@@ -152,15 +153,26 @@ def run_listener_bench(report: Report) -> None:
 
 
 def breakdown(path: Path, repeat: int = 3) -> dict[str, Any]:
-    """In this process: ``decode_line`` of every line, then ``AppState.apply`` of every event, by kind.
+    """In this process: the agent's decoding of every line, then ``AppState.apply`` of every event, by kind.
 
-    CPU time (``process_time``), best of ``repeat``; per kind from ``perf_counter`` around each call
-    of one extra pass (its sum is a little above the CPU figure: the clock reads are counted).
+    The decoding is the agent's: ``fastwire.fast_decode_line``, ``decode_line`` where it refuses
+    (a tree without fastwire: ``decode_line`` alone). CPU time (``process_time``), best of
+    ``repeat``; per kind from ``perf_counter`` around each call of one extra pass (its sum is a
+    little above the CPU figure: the clock reads are counted).
     """
     import gc
 
     from sparkprobe.analysis.state import AppState
-    from sparkprobe.sources.wire import decode_line
+    from sparkprobe.sources.wire import decode_line as checked_decode
+
+    try:
+        from sparkprobe.sources.fastwire import FALLBACK, fast_decode_line
+    except ImportError:  # an older tree: the checked decoder is the agent's
+        decode_line = checked_decode
+    else:
+        def decode_line(line: bytes) -> Any:
+            event = fast_decode_line(line)
+            return checked_decode(line) if event is FALLBACK else event
 
     lines = path.read_bytes().splitlines(keepends=True)
     decode_s, apply_s = [], []
@@ -312,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
         split = breakdown_child(lines_file, src)
         report.details[f"breakdown_{name}"] = split
         label = "" if name == "this" else f", {name}"
-        report.add(f"decode_line only{label}", split["decode_us"], "µs CPU/line")
+        report.add(f"decode (the agent's decoder) only{label}", split["decode_us"], "µs CPU/line")
         report.add(f"AppState.apply only{label}", split["apply_us"], "µs CPU/event")
         report.add(f"agent overhead beyond decode+apply (TCP, framing, lock){label}",
                    1e6 / med[name] - split["decode_us"] - split["apply_us"], "µs CPU/event")

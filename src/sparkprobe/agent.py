@@ -23,6 +23,7 @@ from sparkprobe.analysis.report import build_report
 from sparkprobe.analysis.state import AppState, Limits
 from sparkprobe.events import AppEnd, AppStart, Event, ListenerStats, ReplayEnd, ReplayStart
 from sparkprobe.model import AgentHealth, AppReport, Finding, Transport
+from sparkprobe.sources.fastwire import FALLBACK, fast_decode_line
 from sparkprobe.sources.wire import WIRE_VERSION, BadLine, decode_line, parse_hello
 
 __all__ = ["GO_ELSEWHERE", "Agent", "AppRecord", "parse_hostport"]
@@ -524,8 +525,13 @@ class Agent:
                 if len(line) > self.max_line_bytes:
                     self._count(self.bad_lines, "too_long")
                     continue
+                raw = bytes(line)
+                event = fast_decode_line(raw)  # msgspec, straight into the record: the common case
+                if event is not FALLBACK:
+                    events.append(event)  # type: ignore[arg-type]  # not FALLBACK: a record
+                    continue
                 try:
-                    events.append(decode_line(bytes(line)))
+                    events.append(decode_line(raw))  # refused by the fast path: the checked verdict
                 except BadLine as exc:
                     self._count(self.bad_lines, exc.reason)
                     if not logged_bad:

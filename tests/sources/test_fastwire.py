@@ -85,6 +85,8 @@ def test_every_field_with_a_wrong_value_or_missing_agrees(wire_objects: list[dic
     b'{"k":"app_end","time":-0}', b'{"k":"app_end","time":1,"x":"\\ud800"}', b'{"k":"app_end","time":1,"x":NaN}',
     b'{"k":"app_end","time":1,"x":' + b"[" * 3000 + b"]" * 3000 + b"}", b'{"k":"app_end","time":1,"x":"\xff"}',
     b'{"k":"conf","props":{"a":1}}', b'{"k":"conf","props":{"a":"b"}}', b'{"k":"app_end","time":9223372036854775808}',
+    b'{"k":"app_end","time":1,"k":"job_end","job_id":2,"succeeded":true}',
+    b'{"k":"app_end","time":1,"\\u006b":"job_end","job_id":2,"succeeded":true}',
 ])
 def test_edge_lines_agree(line: bytes) -> None:
     fast = fast_decode_line(line)
@@ -97,3 +99,33 @@ def test_an_integer_beyond_64_bits_is_the_one_documented_difference() -> None:
     assert _checked(line) == "schema"  # orjson read it as a float
     fast = fast_decode_line(line)
     assert fast is not FALLBACK and fast == EVENT_TYPES["app_end"](time=2**64)
+
+
+def _one_of_each() -> list[Any]:
+    from sparkprobe import events as ev
+
+    block = ev.BlockUpdated("rdd_1_0", "1", True, False, False, True, 1, 10, 0)
+    rdd = ev.RddInfo(1, "r", "c at x:1", (0,), True, False, 1, 4, 2, 10, 0, "map")
+    return [
+        ev.AppStart("app-1", "n", "u", 1, "4.0.1", "1"), ev.AppEnd(9), ev.Conf({"spark.master": "local"}),
+        ev.ExecutorAdded("1", "h", 2, 3, 1), ev.ExecutorRemoved("1", 8, "gone"),
+        ev.ExecutorMetrics("1", {"JVMHeapMemory": 5}, 1, 0, "task"), ev.ResourceProfileAdded(1, {"cores": 2}, 2),
+        ev.SessionStarted("s", "u", 2), ev.SessionClosed("s", "u", 3), ev.ConnectServerStarted(1),
+        ev.BlockManagerAdded("1", "h", 2, 100), ev.BlockManagerRemoved("1", 8), block, ev.UnpersistRDD(1),
+        ev.JobStart(1, 2, (1, 2), "count at x:1", ("a", "b"), "g", "p", "q-1"), ev.JobEnd(1, 5, True),
+        ev.StageSubmitted(1, 0, "s", 4, 2, (rdd,)), ev.StageCompleted(1, 0, "s", 4, 5, "", (rdd,)),
+        ev.TaskStart(1, 1, 0, 0, 0, 0, "1", 3, True),
+        ev.TaskEnd(1, 1, 0, 0, 0, 0, "1", 3, 4, "success", "Success", False, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10,
+                   (block,)),
+        ev.ListenerStats(10, 1, 300, 2), ev.ReplayStart(5, True), ev.ReplayEnd(6, 1, 2, 3, 4),
+    ]
+
+
+def test_every_wire_kind_with_every_field_set_takes_the_fast_path_and_agrees() -> None:
+    events = _one_of_each()
+    assert {KINDS[type(e)] for e in events} == set(EVENT_TYPES)
+    for event in events:
+        line = _dumps(_wire(event))
+        fast = fast_decode_line(line)
+        assert fast is not FALLBACK, line
+        assert fast == decode_line(line) == event

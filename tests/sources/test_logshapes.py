@@ -1,8 +1,9 @@
 """The msgspec fast path of the event-log decoder gives what the checked decoder gives, or steps aside.
 
 ``logshapes.fast_decode`` may refuse any line (FALLBACK: the reader then takes the checked path);
-whatever it accepts must be exactly the checked decoder's record (or None where that ignores the
-line), on every line of the shared real logs and on hostile variants of them.
+whatever it accepts must be exactly the checked decoder's records (``decode_records``: none where
+that ignores the line, a TaskEnd's executor-metric peaks after it), on every line of the shared
+real logs and on hostile variants of them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import pytest
 from conftest import EVENTLOGS
 from sparkprobe.sources.eventlog import _loads, discover
 from sparkprobe.sources.logshapes import FALLBACK, FAST_KINDS, fast_decode
-from sparkprobe.sources.sparkjson import BadEvent, decode
+from sparkprobe.sources.sparkjson import BadEvent, decode_records
 
 _PREFIX = b'{"Event":"'
 
@@ -29,7 +30,7 @@ def _kind(line: bytes) -> bytes | None:
 
 
 def _checked(line: bytes) -> Any:
-    """The checked path's verdict: a record, None (ignored), or the BadEvent / parse error type."""
+    """The checked path's verdict: the records (none if ignored), or the BadEvent / parse error type."""
     try:
         obj = _loads(line)
     except (ValueError, RecursionError):
@@ -37,7 +38,7 @@ def _checked(line: bytes) -> Any:
     if not isinstance(obj, dict):
         return "not an object"
     try:
-        return decode(obj)
+        return decode_records(obj)
     except BadEvent:
         return "bad"
 
@@ -170,6 +171,8 @@ def test_duplicate_keys_and_json_edge_cases_agree(real_lines: list[bytes]) -> No
         _agree(body + extra + b"}\n")
     _agree(task_end.replace(b'"Stage ID":', b'"Stage ID": ', 1))
     _agree(b'{"Event":"SparkListenerTaskEnd"}\n')
+    _agree(body + b',"Event":"SparkListenerJobEnd","Job ID":1,"Job Result":{"Result":"JobSucceeded"}}\n')
+    _agree(body + b',"\\u0045vent":"SparkListenerJobEnd","Job ID":1,"Job Result":{"Result":"JobSucceeded"}}\n')
     _agree(b'{"Event":"SparkListenerTaskEnd",' + b'[' * 3000 + b']' * 3000 + b'}\n')
 
 
@@ -207,3 +210,39 @@ def test_every_read_key_at_every_level_with_a_wrong_value_agrees(real_lines: lis
                     mutated = _set(obj, path, key, rng.choice(_HOSTILE_VALUES))
                     text = json.dumps({"Event": mutated.pop("Event"), **mutated}, separators=(",", ":")).encode()
                     _agree(text + b"\n")
+
+
+def test_job_properties_of_streaming_and_connect_jobs_agree_on_the_fast_path() -> None:
+    tag = "SparkConnect_OperationTag_User_u_Session_s_Operation_o"
+    for props in (
+        {"sql.streaming.queryId": "q-1", "callSite.short": "start at q.py:3"},
+        {"spark.streaming.internal.batchTime": "1700000000000"},
+        {"spark.job.tags": f"mine,{tag}", "callSite.short": "Spark Connect - SELECT 1", "spark.scheduler.pool": "p"},
+        {"spark.job.tags": " a , b ,", "spark.jobGroup.id": "g", "callSite.short": "count at x.py:1"},
+    ):
+        line = json.dumps({"Event": "SparkListenerJobStart", "Job ID": 3, "Submission Time": 5,
+                           "Stage IDs": [1, 2], "Properties": props}).encode() + b"\n"
+        fast = fast_decode(b"SparkListenerJobStart", line)
+        assert fast is not FALLBACK
+        assert fast == _checked(line)
+
+
+def test_task_peaks_and_updated_blocks_agree_on_the_fast_path() -> None:
+    level = {"Use Disk": False, "Use Memory": True, "Deserialized": True, "Replication": 1}
+    blocks = [{"Block ID": "rdd_1_2", "Status": {"Storage Level": level, "Memory Size": 10, "Disk Size": 0}},
+              {"Block ID": "broadcast_0", "Status": {"Storage Level": level, "Memory Size": 1, "Disk Size": 0}}]
+    for peaks in (None, {}, {"JVMHeapMemory": 0}, {"JVMHeapMemory": 7, "Unknown": 3, "MinorGCCount": 0}):
+        task: dict[str, Any] = {
+            "Event": "SparkListenerTaskEnd", "Stage ID": 1, "Stage Attempt ID": 0,
+            "Task End Reason": {"Reason": "Success"},
+            "Task Info": {"Task ID": 4, "Index": 0, "Attempt": 0, "Executor ID": "2", "Launch Time": 10,
+                          "Finish Time": 20},
+            "Task Metrics": {"Executor Run Time": 9, "Updated Blocks": blocks},
+        }
+        if peaks is not None:
+            task["Task Executor Metrics"] = peaks
+        line = json.dumps(task).encode() + b"\n"
+        fast = fast_decode(b"SparkListenerTaskEnd", line)
+        assert fast is not FALLBACK
+        assert fast == _checked(line)
+        assert len(fast[0].updated_blocks) == 1  # type: ignore[index]  # a tuple of records here

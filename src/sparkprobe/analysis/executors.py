@@ -64,6 +64,13 @@ class ExecutorLedger:
         self.added = 0
         self.removed = 0
         self.removed_by_cause: dict[RemovalCause, int] = {}
+        #: Executors whose figures a headline report computes each time; the others are removed,
+        #: settled, and summed once in ``settled`` (:mod:`sparkprobe.analysis.settled`).
+        self.unsettled: dict[str, Executor] = {}
+        #: Bumped when a settled executor changes (a late task end, a late peak): the settled sums
+        #: are then rebuilt at the next headline report.
+        self.reopened = 0
+        self.settled: object | None = None  # a settled.Settled, owned by that module
 
     def get(self, exec_id: str) -> Executor | None:
         """The executor with this id (alive or removed), if tracked."""
@@ -86,7 +93,10 @@ class ExecutorLedger:
         joined = self._app.joined_ms
         start = e.time if joined is None else max(e.time, joined)
         ex = Executor(e.exec_id, e.host, e.cores, e.time, busy_until=start, busy_mark=start, counted_from_ms=start)
+        if known is not None:
+            self.changed(e.exec_id)  # the removed one it replaces may be in the settled sums
         self.by_id[e.exec_id] = ex
+        self.unsettled[e.exec_id] = ex
         self.open_idle(ex, start)
         self.floor_changed(start)
         return True
@@ -109,6 +119,11 @@ class ExecutorLedger:
         # between is idle. AppState.settle_removed_tasks covers a TaskEnd that never comes.
         ex.removed_ms = max(time, ex.added_ms)
         return ex
+
+    def changed(self, exec_id: str) -> None:
+        """Something the figures of ``exec_id`` depend on changed after it may have been settled."""
+        if exec_id not in self.unsettled and exec_id in self.by_id:
+            self.reopened += 1
 
     # ------------------------------------------------------------------ idle stretches and causes
     def idle_cause(self, ex: Executor) -> IdleCause:
@@ -203,6 +218,8 @@ class ExecutorLedger:
 
     def task_started(self, ex: Executor, launch: int) -> None:
         """A tracked task attempt was launched on ``ex``."""
+        if ex.removed_ms is not None:
+            self.changed(ex.exec_id)
         if ex.running == 0:
             self.check_idle_finding(ex, launch)
             self.close_idle(ex, launch)
@@ -211,6 +228,8 @@ class ExecutorLedger:
 
     def task_ended(self, ex: Executor, launch: int, finish: int, tracked: bool, wrote_shuffle: bool) -> None:
         """A task attempt on ``ex`` ended; ``tracked``: its start was seen (it is counted running)."""
+        if ex.removed_ms is not None:
+            self.changed(ex.exec_id)
         lo = max(launch, ex.counted_from_ms)
         hi = finish if ex.removed_ms is None else min(finish, ex.removed_ms)
         if tracked:

@@ -20,8 +20,8 @@ a live stream and the event log of the same run give the same peaks.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from sparkprobe.analysis.settings import MemorySettings
@@ -38,6 +38,7 @@ from sparkprobe.model import (
 )
 
 if TYPE_CHECKING:
+    from sparkprobe.analysis.executors import Executor
     from sparkprobe.analysis.state import AppState
 
 __all__ = [
@@ -45,9 +46,11 @@ __all__ = [
     "MIB",
     "ExecutorMemory",
     "MemoryLedger",
+    "MemoryTotals",
     "Request",
     "driver_request",
     "executor_request",
+    "executor_requests",
     "footprint",
     "memory_figures",
     "peak_areas",
@@ -225,6 +228,17 @@ class MemoryLedger:
         self.profile_of: dict[str, int] = {}
         #: Heartbeat peaks of stages not running any more (Spark's event log drops them too).
         self.heartbeats_outside_stages = 0
+        #: Executor id -> what its peaks give (areas, footprint, memory peaks), computed at the first
+        #: report after they last rose: a scrape does not redo it for every executor.
+        self._derived: dict[str, tuple[dict[PeakArea, int | None], int | None, dict[str, int]]] = {}
+
+    def derived(self, exec_id: str) -> tuple[dict[PeakArea, int | None], int | None, dict[str, int]]:
+        """``peak_areas``, ``footprint`` and the memory metrics of ``exec_id``'s peaks (shared: do not mutate)."""
+        got = self._derived.get(exec_id)
+        if got is None:
+            peaks = self.peaks.get(exec_id, {})
+            got = self._derived[exec_id] = (peak_areas(peaks), footprint(peaks), _memory_peaks(peaks))
+        return got
 
     def executor_added(self, e: ExecutorAdded) -> None:
         """Remember the executor's resource profile."""
@@ -253,9 +267,14 @@ class MemoryLedger:
                 app.over("executor_metrics")
                 return
             peaks = self.peaks[e.exec_id] = {}
+        raised = False
         for name, value in e.metrics.items():
             if name in _KNOWN and value > peaks.get(name, 0):
                 peaks[name] = value
+                raised = True
+        if raised:
+            self._derived.pop(e.exec_id, None)
+            app.executors.changed(e.exec_id)  # a removed executor's settled figures are stale
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,81 +290,131 @@ def _memory_peaks(peaks: Mapping[str, int]) -> dict[str, int]:
     return {k: v for k, v in peaks.items() if k.endswith("Memory")}
 
 
-def memory_figures(
-    state: AppState, until: int, executors: list[ExecutorReport] | None = None
-) -> tuple[MemoryFigures, dict[str, ExecutorMemory]]:
-    """The app's memory ledger measured to ``until``, and each executor's figures by id.
+@dataclass(slots=True)
+class MemoryTotals:
+    """The memory figures summed over a set of executors (integer byte-ms: any order, the same sums).
 
-    ``executors`` (the detail report's records) is not needed: the figures are taken from the
-    executor ledger directly, so a headline report has them too.
+    :func:`memory_figures` sums every executor into one; a headline report starts from the totals
+    of the removed executors, settled once (:mod:`sparkprobe.analysis.settled`), and adds the rest.
     """
-    settings = MemorySettings(state.conf, state.spark_version)
-    ledger = state.memory
-    exec_ledger = state.executors
-    requests: dict[int, Request] = {}
-    default_request = requests[0] = executor_request(settings, ledger.profiles, 0)
-    allocated = idle = unused = 0  # byte-ms
-    idle_by_cause = dict.fromkeys(IdleCause, 0)
-    requested_active = dict.fromkeys(RequestArea, 0)
-    peak: dict[PeakArea, int | None] = dict.fromkeys(PeakArea)
-    measured = busy_executors = 0
-    process_tree = False
-    removals: list[MemoryRemoval] = []
-    per_executor: dict[str, ExecutorMemory] = {}
-    app_running = state.end_ms is None
-    for ex in exec_ledger.by_id.values():
-        profile = ledger.profile_of.get(ex.exec_id, 0)
-        request = requests.get(profile)
-        if request is None:
-            request = requests[profile] = executor_request(settings, ledger.profiles, profile)
+
+    allocated: int = 0
+    idle: int = 0
+    unused: int = 0
+    idle_by_cause: dict[IdleCause, int] = field(default_factory=lambda: dict.fromkeys(IdleCause, 0))
+    peak: dict[PeakArea, int | None] = field(default_factory=lambda: dict.fromkeys(PeakArea))
+    measured: int = 0
+    busy_executors: int = 0
+    process_tree: bool = False
+    removals: list[MemoryRemoval] = field(default_factory=list)
+
+    def copy(self) -> MemoryTotals:
+        """An independent copy (the settled totals stay as they are)."""
+        return MemoryTotals(self.allocated, self.idle, self.unused, dict(self.idle_by_cause), dict(self.peak),
+                            self.measured, self.busy_executors, self.process_tree, list(self.removals))
+
+    def add(
+        self, state: AppState, ex: Executor, request: Request, until: int
+    ) -> tuple[dict[PeakArea, int | None], dict[str, int]]:
+        """Add executor ``ex`` (given ``request``) measured to ``until``; its peak areas and memory peaks (shared)."""
+        exec_ledger = state.executors
         container = request[RequestArea.CONTAINER]
-        end = exec_ledger.end_of(ex, until)
-        lifetime = end - ex.added_ms
-        by_cause = exec_ledger.idle_by_cause_ms(ex, until)
+        lifetime = exec_ledger.end_of(ex, until) - ex.added_ms
         ex_idle = ex.idle_ms + exec_ledger.idle_now_ms(ex, until)
         busy = max(0, lifetime - ex_idle)
-        allocated += container * lifetime
-        idle += container * ex_idle
-        for cause, ms in by_cause.items():
+        self.allocated += container * lifetime
+        self.idle += container * ex_idle
+        idle_by_cause = self.idle_by_cause
+        for cause, ms in exec_ledger.idle_by_cause_ms(ex, until).items():
             idle_by_cause[cause] += container * ms
-        if ex.removed_ms is None and app_running:
-            for request_area, size in request.items():
-                requested_active[request_area] += size
         if busy > 0 or ex.running:
-            busy_executors += 1
-        peaks = ledger.peaks.get(ex.exec_id, {})
-        areas = peak_areas(peaks)
-        used = footprint(peaks)
+            self.busy_executors += 1
+        areas, used, memory_peaks = state.memory.derived(ex.exec_id)
         if used is not None:
-            measured += 1
-            unused += max(0, container - used) * busy
+            self.measured += 1
+            self.unused += max(0, container - used) * busy
         if areas[PeakArea.PROCESS_RSS] is not None:
-            process_tree = True
+            self.process_tree = True
+        peak = self.peak
         for area, value in areas.items():
             if value is not None:
                 known = peak[area]
                 peak[area] = value if known is None else max(known, value)
         if ex.removed_cause is RemovalCause.MEMORY and ex.removed_ms is not None:
             area_out = removal_area(ex.removed_reason)
-            removals.append(MemoryRemoval(ex.exec_id, ex.removed_ms, area_out, ex.removed_reason))
-        per_executor[ex.exec_id] = ExecutorMemory(request, _memory_peaks(peaks), areas)
+            self.removals.append(MemoryRemoval(ex.exec_id, ex.removed_ms, area_out, ex.removed_reason))
+        return areas, memory_peaks
+
+
+def executor_requests(state: AppState) -> Callable[[int], Request]:
+    """What an executor of a profile is given, for this report (each profile computed once)."""
+    settings = MemorySettings(state.conf, state.spark_version)
+    profiles = state.memory.profiles
+    requests: dict[int, Request] = {}
+
+    def request_of(profile: int) -> Request:
+        request = requests.get(profile)
+        if request is None:
+            request = requests[profile] = executor_request(settings, profiles, profile)
+        return request
+
+    return request_of
+
+
+def memory_figures(
+    state: AppState,
+    until: int,
+    executors: list[ExecutorReport] | None = None,
+    *,
+    totals: MemoryTotals | None = None,
+    pending: Iterable[Executor] | None = None,
+) -> tuple[MemoryFigures, dict[str, ExecutorMemory]]:
+    """The app's memory ledger measured to ``until``, and each executor's figures by id.
+
+    ``executors`` (the detail report's records) is not needed: the figures are taken from the
+    executor ledger directly, so a headline report has them too. A headline report passes the
+    settled removed executors' ``totals`` and the ``pending`` executors to add to them (then the
+    per-executor figures are left empty); by default every executor is summed.
+    """
+    settings = MemorySettings(state.conf, state.spark_version)
+    ledger = state.memory
+    exec_ledger = state.executors
+    request_of = executor_requests(state)
+    default_request = request_of(0)
+    requested_active = dict.fromkeys(RequestArea, 0)
+    per_executor: dict[str, ExecutorMemory] = {}
+    app_running = state.end_ms is None
+    t = MemoryTotals() if totals is None else totals
+    active_by_profile: dict[int, int] = {}
+    for ex in exec_ledger.by_id.values() if pending is None else pending:
+        profile = ledger.profile_of.get(ex.exec_id, 0)
+        request = request_of(profile)
+        if ex.removed_ms is None and app_running:
+            active_by_profile[profile] = active_by_profile.get(profile, 0) + 1
+        areas, memory_peaks = t.add(state, ex, request, until)
+        if pending is None:  # the detail report's records: their own copies
+            per_executor[ex.exec_id] = ExecutorMemory(request, dict(memory_peaks), dict(areas))
+    for profile, count in active_by_profile.items():
+        for request_area, size in request_of(profile).items():
+            requested_active[request_area] += count * size
     driver_peaks = ledger.peaks.get(DRIVER, {})
-    notes = _notes(settings, measured, busy_executors, process_tree, len(exec_ledger.by_id))
+    measured = t.measured
+    notes = _notes(settings, measured, t.busy_executors, t.process_tree, len(exec_ledger.by_id))
     figures = MemoryFigures(
         available=measured > 0,
         cluster_manager=settings.cluster_manager,
         requested=default_request,
         requested_active=requested_active,
-        peak=peak,
-        allocated_byte_seconds=allocated / 1000,
-        idle_byte_seconds=idle / 1000,
-        idle_by_cause_byte_seconds={c: v / 1000 for c, v in idle_by_cause.items()},
-        unused_busy_byte_seconds=unused / 1000 if measured else None,
-        memory_removals=tuple(sorted(removals, key=lambda r: (r.time_ms, r.exec_id))),
+        peak=t.peak,
+        allocated_byte_seconds=t.allocated / 1000,
+        idle_byte_seconds=t.idle / 1000,
+        idle_by_cause_byte_seconds={c: v / 1000 for c, v in t.idle_by_cause.items()},
+        unused_busy_byte_seconds=t.unused / 1000 if measured else None,
+        memory_removals=tuple(sorted(t.removals, key=lambda r: (r.time_ms, r.exec_id))),
         driver=DriverMemory(driver_request(settings), peak_areas(driver_peaks), _memory_peaks(driver_peaks)),
         executors_measured=measured,
-        executors_busy=busy_executors,
-        process_tree=process_tree,
+        executors_busy=t.busy_executors,
+        process_tree=t.process_tree,
         notes=notes,
     )
     return figures, per_executor

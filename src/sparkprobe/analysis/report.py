@@ -8,15 +8,17 @@ read).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 
 from sparkprobe.analysis.advice import PolicyContext, advise, recommended_row
 from sparkprobe.analysis.cost import cost_figures, price_advice
+from sparkprobe.analysis.executors import Executor
 from sparkprobe.analysis.memory import memory_figures
 from sparkprobe.analysis.memory_advice import advise_memory
 from sparkprobe.analysis.policy import DEFAULT_WALL_BOUND
 from sparkprobe.analysis.settings import PRICE_CORE_HOUR_KEY, PRICE_GIB_HOUR_KEY, price
+from sparkprobe.analysis.settled import CoreTotals, headline_parts
 from sparkprobe.analysis.state import AppState
 from sparkprobe.analysis.tenants import TenantTotals
 from sparkprobe.analysis.whatif import policy_whatif, what_if
@@ -61,24 +63,18 @@ def build_report(
     until = state.now_or_end(now_ms)
     ledger = state.executors
     app_running = state.end_ms is None
-    allocated_ms = busy_ms = idle_ms = 0
-    idle_by_cause_ms = dict.fromkeys(IdleCause, 0)
-    idle_core_ms_by_cause = dict.fromkeys(IdleCause, 0)
     active = idle_now = cores_active = 0
     idle_max_ms = 0
     executors: list[ExecutorReport] = []
-    for ex in ledger.by_id.values():
-        lifetime_ms = ledger.counted_ms(ex, until)
-        ex_busy_ms = ledger.busy_core_ms(ex, until)
-        now_idle_ms = ledger.idle_now_ms(ex, until)
-        ex_idle_ms = ex.idle_ms + now_idle_ms
-        by_cause = ledger.idle_by_cause_ms(ex, until)
-        allocated_ms += ex.cores * lifetime_ms
-        busy_ms += ex_busy_ms
-        idle_ms += ex_idle_ms
-        for cause, ms in by_cause.items():
-            idle_by_cause_ms[cause] += ms
-            idle_core_ms_by_cause[cause] += ms * ex.cores
+    if detail:
+        totals = CoreTotals()
+        pending: Iterable[Executor] = ledger.by_id.values()
+    else:
+        # A headline (every scrape): removed executors' figures are summed once (analysis/settled.py).
+        parts = headline_parts(state, until)
+        totals, pending = parts.core, parts.pending
+    for ex in pending:
+        lifetime_ms, ex_busy_ms, ex_idle_ms, now_idle_ms, by_cause = totals.add(ledger, ex, until)
         if ex.removed_ms is None and app_running:
             active += 1
             cores_active += ex.cores
@@ -102,17 +98,18 @@ def build_report(
                 running_tasks=ex.running,
                 cached_blocks=ex.cached_blocks,
             ))
+    allocated_ms, busy_ms = totals.allocated_ms, totals.busy_ms
     cores = CoreFigures(
         allocated_core_seconds=allocated_ms / 1000,
         busy_core_seconds=busy_ms / 1000,
         idle_core_seconds=(allocated_ms - busy_ms) / 1000,
-        idle_executor_seconds=idle_ms / 1000,
-        idle_by_cause={c: ms / 1000 for c, ms in idle_by_cause_ms.items()},
+        idle_executor_seconds=totals.idle_ms / 1000,
+        idle_by_cause={c: ms / 1000 for c, ms in totals.idle_by_cause_ms.items()},
         cores_active=cores_active,
-        idle_core_seconds_by_cause={c: ms / 1000 for c, ms in idle_core_ms_by_cause.items()},
+        idle_core_seconds_by_cause={c: ms / 1000 for c, ms in totals.idle_core_ms_by_cause.items()},
     )
-    memory, memory_by_executor = memory_figures(state, until)
     if detail:
+        memory, memory_by_executor = memory_figures(state, until)
         executors = [
             replace(
                 e,
@@ -123,6 +120,8 @@ def build_report(
             )
             for e in executors
         ]
+    else:
+        memory, memory_by_executor = memory_figures(state, until, totals=parts.memory, pending=parts.pending)
     core_price, core_note = price(state.conf, PRICE_CORE_HOUR_KEY, state.limits.price_core_hour)
     gib_price, gib_note = price(state.conf, PRICE_GIB_HOUR_KEY, state.limits.price_gib_hour)
     if core_note or gib_note:

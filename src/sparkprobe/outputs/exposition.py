@@ -1,23 +1,36 @@
-"""The agent's HTTP endpoint: ``/metrics`` through prometheus_client's own exposition, plus probes.
+"""The agent's HTTP endpoint: ``/metrics`` as prometheus_client serves it, plus probes.
 
-``/metrics`` is prometheus_client's WSGI app, so content negotiation (Prometheus text or
-OpenMetrics by ``Accept``), gzip (by ``Accept-Encoding``) and ``name[]`` filtering behave exactly as
-in every other client_python exporter. Around it: a landing page at ``/`` listing the apps held,
-``/healthz`` (the process serves) and ``/readyz`` (the agent accepts listener connections), for
-Kubernetes probes. Optional TLS.
+``/metrics`` answers as prometheus_client's WSGI app does, so content negotiation (Prometheus text
+or OpenMetrics by ``Accept``, prometheus_client's own ``choose_encoder``), gzip (by
+``Accept-Encoding``) and ``name[]`` filtering behave exactly as in every other client_python
+exporter. The body of the two usual formats (0.0.4 text, OpenMetrics 1.0.0) is written by
+:mod:`.textformat`, the same bytes several times faster; any other request (``name[]``, another
+escaping or version, a family textformat does not cover) goes to prometheus_client itself. Around
+it: a landing page at ``/`` listing the apps held, ``/healthz`` (the process serves) and
+``/readyz`` (the agent accepts listener connections), for Kubernetes probes. Optional TLS.
 """
 
 from __future__ import annotations
 
+import functools
+import gzip
 import html
 import ssl
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from socketserver import ThreadingMixIn
 from typing import Any
+from urllib.parse import parse_qs
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from prometheus_client import CollectorRegistry, make_wsgi_app
+from prometheus_client import generate_latest as _plain_latest
+from prometheus_client.exposition import choose_encoder, gzip_accepted
+from prometheus_client.metrics_core import Metric
+from prometheus_client.openmetrics import exposition as _openmetrics
+from prometheus_client.registry import Collector
+
+from sparkprobe.outputs.textformat import render
 
 __all__ = ["MetricsServer"]
 
@@ -53,6 +66,30 @@ class _Counted:
         if close is not None:
             close()
         self._on_close()
+
+
+class _Collected(Collector):
+    """Families already collected, for prometheus_client's encoders (a scrape collects once)."""
+
+    def __init__(self, families: list[Metric]) -> None:
+        self._families = families
+
+    def collect(self) -> Iterable[Metric]:
+        return self._families
+
+
+def _textformat_kind(encoder: Callable[..., bytes]) -> bool | None:
+    """Whether ``encoder`` (of ``choose_encoder``) is OpenMetrics 1.0.0, False for 0.0.4, None for another."""
+    if encoder is _plain_latest:
+        return False
+    if (
+        isinstance(encoder, functools.partial)
+        and encoder.func is _openmetrics.generate_latest
+        and not encoder.args
+        and encoder.keywords == {"escaping": _openmetrics.UNDERSCORES, "version": "1.0.0"}
+    ):
+        return True
+    return None
 
 
 class MetricsServer:
@@ -97,7 +134,7 @@ class MetricsServer:
     def _wsgi(self, environ: dict[str, Any], start_response: _StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "/")
         if path == "/metrics":
-            return _Counted(self._metrics_app(environ, start_response), self._scrape_sent)
+            return _Counted(self._metrics(environ, start_response), self._scrape_sent)
         if path == "/":
             page = _LANDING.format(apps=html.escape(", ".join(self._app_names()) or "none yet")).encode()
             start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
@@ -113,6 +150,25 @@ class MetricsServer:
             return [b"not ready\n"]
         start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8")])
         return [b"not found\n"]
+
+    def _metrics(self, environ: dict[str, Any], start_response: _StartResponse) -> Iterable[bytes]:
+        """``/metrics``: what prometheus_client's app answers, its body by textformat where it can."""
+        if environ.get("REQUEST_METHOD") != "GET" or "name[]" in parse_qs(environ.get("QUERY_STRING", "")):
+            return self._metrics_app(environ, start_response)  # type: ignore[no-any-return]  # untyped library
+        encoder, content_type = choose_encoder(environ.get("HTTP_ACCEPT", ""))
+        openmetrics = _textformat_kind(encoder)
+        if openmetrics is None:
+            return self._metrics_app(environ, start_response)  # type: ignore[no-any-return]  # untyped library
+        families = list(self.registry.collect())
+        body = render(families, openmetrics=openmetrics)
+        if body is None:  # a family textformat does not write: prometheus_client's encoder, same families
+            body = encoder(_Collected(families))
+        headers = [("Content-Type", content_type)]
+        if gzip_accepted(environ.get("HTTP_ACCEPT_ENCODING", "")):
+            body = gzip.compress(body)
+            headers.append(("Content-Encoding", "gzip"))
+        start_response("200 OK", headers)
+        return [body]
 
     def start(self, host: str = "127.0.0.1", port: int = 0) -> tuple[str, int]:
         """Bind and serve on a daemon thread; OSError (port in use, bad certificate) is raised here."""

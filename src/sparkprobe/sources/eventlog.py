@@ -13,7 +13,11 @@ decompression bomb (:class:`LimitExceeded`) raise. :func:`check_event_log` tells
 that holds no Spark application (:class:`NotAnEventLog`).
 
 Speed: most lines of a big log are task events, and the biggest lines are SQL plans we ignore, so a
-line whose ``{"Event":"<kind>"`` prefix names an ignored kind is skipped without being parsed.
+line whose ``{"Event":"<kind>"`` prefix names an ignored kind is skipped without being parsed, and
+one of the hot kinds (tasks, stages, jobs, block updates) is decoded by :mod:`.logshapes` straight
+into its records, skipping the fields nobody reads; whatever that path refuses takes the checked
+path (orjson + :func:`~sparkprobe.sources.sparkjson.decode_records`), so the records and the
+verdicts are the same either way.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from sparkprobe.sources.codecs import (
     UnsupportedCodec,
 )
 from sparkprobe.sources.discovery import Discovery, LogPart, LogSource, Problem, discover, scan
+from sparkprobe.sources.logshapes import FAST_KINDS, fast_decode
 from sparkprobe.sources.sparkjson import DECODED_KINDS, VERSION_KINDS, BadEvent, decode_records, spark_version
 
 __all__ = [
@@ -255,11 +260,24 @@ class LogReader:
                     if skipped:  # longer than the cap: never held whole
                         self._too_long(part, line_no, line[:256], cap + skipped)
                         continue
-                if line.startswith(_PREFIX) and terminated and not strict:
+                if line.startswith(_PREFIX):
                     end = line.find(b'"', 10)
-                    if end > 0 and line[10:end] not in _WANTED:
+                    prefix_kind = line[10:end] if end > 0 else b""
+                    if prefix_kind in FAST_KINDS:
+                        records = fast_decode(prefix_kind, line)
+                        if type(records) is tuple:  # else FALLBACK: the checked path below decides
+                            if not records:
+                                stats.ignored += 1
+                                ignored_kinds[prefix_kind.decode()] += 1
+                                continue
+                            stats.events += 1
+                            for event in records:
+                                by_kind[_RECORD_KIND[type(event)]] += 1
+                                yield event
+                            continue
+                    elif terminated and not strict and end > 0 and prefix_kind not in _WANTED:
                         stats.ignored += 1
-                        ignored_kinds[line[10:end].decode("utf-8", "replace")] += 1
+                        ignored_kinds[prefix_kind.decode("utf-8", "replace")] += 1
                         continue
                 elif line[:1] in _BLANK and not line.strip(_BLANK):
                     stats.blank_lines += 1

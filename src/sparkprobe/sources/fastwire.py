@@ -37,7 +37,9 @@ def fast_decode_line(line: bytes) -> Event | object:
         return FALLBACK
     end = line.find(b'"', 6)
     decoder = _DECODERS.get(line[6:end])
-    if decoder is None:
+    if decoder is None or line.find(b'"k"', end) != -1 or line.find(b"\\u", end) != -1:
+        # Unknown kind, or maybe a second "k" key (plain or \u-escaped): orjson keeps the last
+        # "k", which may name another kind than the prefix; the checked decoder decides.
         return FALLBACK
     try:
         # Through str: msgspec does not check the UTF-8 of fields it skips, orjson refuses the line.

@@ -2,14 +2,15 @@
 
 The reader knows a line's kind from its ``{"Event":"<kind>"`` prefix before parsing it; for the
 kinds of :data:`FAST_KINDS` (tasks, stages, jobs, block updates: nearly every line of a big log)
-:func:`fast_decode` parses the line straight into its shape and builds the record from it.
+:func:`fast_decode` parses the line straight into its shape and builds the records from it (those of
+:func:`sparkjson.decode_records`: a TaskEnd's ``Task Executor Metrics`` peaks follow it).
 
 A *shape* is a msgspec Struct that declares only the JSON fields :mod:`sparkjson` reads, under
 Spark's names; every other field (accumulables, SQL plans, metrics nobody reads) is skipped in C,
 never built as Python objects. The shapes are strict: a field is optional here only where the
 checked decoder has a default, and a JSON null, a wrong type or a missing field fails the
-decode, after which the reader takes the checked path (orjson + :func:`sparkjson.decode`), which
-gives the identical record or the precise error. So this path can only be faster, never
+decode, after which the reader takes the checked path (orjson + :func:`sparkjson.decode_records`),
+which gives the identical records or the precise error. So this path can only be faster, never
 different.
 """
 
@@ -22,8 +23,10 @@ from typing import Annotated, Any, Final
 import msgspec
 
 from sparkprobe.events import (
+    EXECUTOR_METRIC_NAMES,
     BlockUpdated,
     Event,
+    ExecutorMetrics,
     JobEnd,
     JobStart,
     RddInfo,
@@ -33,11 +36,12 @@ from sparkprobe.events import (
     TaskStart,
     split_job_tags,
 )
-from sparkprobe.sources.sparkjson import _scope_name, task_status
+from sparkprobe.sources.sparkjson import _scope_name, is_connect_job, task_status
 
 __all__ = ["FAST_KINDS", "fast_decode"]
 
 _Field = msgspec.field
+_METRIC_NAMES: Final = frozenset(EXECUTOR_METRIC_NAMES)
 #: orjson, the checked path's parser, reads integers outside [-2**63, 2**64) as floats (so the
 #: checked decoder rejects them as "not an integer"); msgspec would take them exactly. Within
 #: Java's long range the shapes decide; anything past it takes the checked path, so the two paths'
@@ -57,6 +61,7 @@ class _TaskInfo(msgspec.Struct, frozen=True, gc=False):
 
 
 class _TaskStart(msgspec.Struct, frozen=True, gc=False):
+    event: str = _Field(name="Event")
     stage_id: _Long = _Field(name="Stage ID")
     info: _TaskInfo = _Field(name="Task Info")
     stage_attempt: _Long = _Field(default=0, name="Stage Attempt ID")
@@ -83,6 +88,33 @@ class _Output(msgspec.Struct, frozen=True, gc=False):
     written: _Long = _Field(default=0, name="Bytes Written")
 
 
+class _Level(msgspec.Struct, frozen=True, gc=False):
+    use_memory: bool = _Field(name="Use Memory")
+    use_disk: bool = _Field(name="Use Disk")
+    replication: _Long = _Field(name="Replication")
+
+
+class _BlockLevel(msgspec.Struct, frozen=True, gc=False):
+    use_memory: bool = _Field(name="Use Memory")
+    use_disk: bool = _Field(name="Use Disk")
+    deserialized: bool = _Field(name="Deserialized")
+    replication: _Long = _Field(name="Replication")
+    off_heap: bool = _Field(default=False, name="Use Off Heap")
+
+
+class _BlockStatus(msgspec.Struct, frozen=True, gc=False):
+    level: _BlockLevel = _Field(name="Storage Level")
+    mem: _Long = _Field(name="Memory Size")
+    disk: _Long = _Field(name="Disk Size")
+
+
+class _UpdatedBlock(msgspec.Struct, frozen=True, gc=False):
+    # The checked decoder skips a non-RDD entry unread; here its Status must be well formed too, or
+    # the line takes the checked path.
+    block_id: str = _Field(name="Block ID")
+    status: _BlockStatus = _Field(name="Status")
+
+
 _SR0: Final = _ShuffleRead()
 _SW0: Final = _ShuffleWrite()
 _IN0: Final = _Input()
@@ -100,23 +132,20 @@ class _Metrics(msgspec.Struct, frozen=True, gc=False):
     shuffle_write: _ShuffleWrite = _Field(default=_SW0, name="Shuffle Write Metrics")
     input: _Input = _Field(default=_IN0, name="Input Metrics")
     output: _Output = _Field(default=_OUT0, name="Output Metrics")
+    blocks: tuple[_UpdatedBlock, ...] | None = _Field(default=None, name="Updated Blocks")
 
 
 _M0: Final = _Metrics()
 
 
 class _TaskEnd(msgspec.Struct, frozen=True, gc=False):
+    event: str = _Field(name="Event")
     stage_id: _Long = _Field(name="Stage ID")
     info: _TaskInfo = _Field(name="Task Info")
     end: _Reason = _Field(name="Task End Reason")
     stage_attempt: _Long = _Field(default=0, name="Stage Attempt ID")
     metrics: _Metrics = _Field(default=_M0, name="Task Metrics")
-
-
-class _Level(msgspec.Struct, frozen=True, gc=False):
-    use_memory: bool = _Field(name="Use Memory")
-    use_disk: bool = _Field(name="Use Disk")
-    replication: _Long = _Field(name="Replication")
+    peaks: dict[str, _Long] | None = _Field(default=None, name="Task Executor Metrics")
 
 
 class _Rdd(msgspec.Struct, frozen=True, gc=False):
@@ -144,6 +173,7 @@ class _StageInfo(msgspec.Struct, frozen=True, gc=False):
 
 
 class _Stage(msgspec.Struct, frozen=True, gc=False):
+    event: str = _Field(name="Event")
     info: _StageInfo = _Field(name="Stage Info")
 
 
@@ -152,12 +182,15 @@ class _JobProps(msgspec.Struct, frozen=True, gc=False):
     tags: str = _Field(default="", name="spark.job.tags")
     group: str = _Field(default="", name="spark.jobGroup.id")
     pool: str = _Field(default="", name="spark.scheduler.pool")
+    query_id: str = _Field(default="", name="sql.streaming.queryId")
+    batch_time: str = _Field(default="", name="spark.streaming.internal.batchTime")
 
 
 _P0: Final = _JobProps()
 
 
 class _JobStart(msgspec.Struct, frozen=True, gc=False):
+    event: str = _Field(name="Event")
     job_id: _Long = _Field(name="Job ID")
     stage_ids: tuple[_Long, ...] = _Field(name="Stage IDs")
     time: _Long = _Field(default=0, name="Submission Time")
@@ -169,6 +202,7 @@ class _JobResult(msgspec.Struct, frozen=True, gc=False):
 
 
 class _JobEnd(msgspec.Struct, frozen=True, gc=False):
+    event: str = _Field(name="Event")
     job_id: _Long = _Field(name="Job ID")
     result: _JobResult = _Field(name="Job Result")
     time: _Long = _Field(default=0, name="Completion Time")
@@ -176,14 +210,6 @@ class _JobEnd(msgspec.Struct, frozen=True, gc=False):
 
 class _BlockId(msgspec.Struct, frozen=True, gc=False):
     exec_id: str = _Field(name="Executor ID")
-
-
-class _BlockLevel(msgspec.Struct, frozen=True, gc=False):
-    use_memory: bool = _Field(name="Use Memory")
-    use_disk: bool = _Field(name="Use Disk")
-    deserialized: bool = _Field(name="Deserialized")
-    replication: _Long = _Field(name="Replication")
-    off_heap: bool = _Field(default=False, name="Use Off Heap")
 
 
 class _BlockInfo(msgspec.Struct, frozen=True, gc=False):
@@ -195,6 +221,7 @@ class _BlockInfo(msgspec.Struct, frozen=True, gc=False):
 
 
 class _BlockUpdated(msgspec.Struct, frozen=True, gc=False):
+    event: str = _Field(name="Event")
     info: _BlockInfo = _Field(name="Block Updated Info")
 
 
@@ -202,24 +229,42 @@ class _Fallback(Exception):
     """The shape refused the line: the checked path decides."""
 
 
-def _task_start(s: _TaskStart) -> TaskStart:
+def _task_start(s: _TaskStart) -> tuple[Event, ...]:
     i = s.info
-    return TaskStart(i.task_id, s.stage_id, s.stage_attempt, i.index, i.partition, i.attempt, i.exec_id, i.launch,
-                     i.speculative)
+    return (TaskStart(i.task_id, s.stage_id, s.stage_attempt, i.index, i.partition, i.attempt, i.exec_id, i.launch,
+                      i.speculative),)
 
 
-def _task_end(s: _TaskEnd) -> TaskEnd:
+def _updated_blocks(blocks: tuple[_UpdatedBlock, ...], exec_id: str) -> tuple[BlockUpdated, ...]:
+    out = []
+    for b in blocks:
+        if b.block_id.startswith("rdd_"):
+            st = b.status
+            lv = st.level
+            out.append(BlockUpdated(b.block_id, exec_id, lv.use_memory, lv.use_disk, lv.off_heap, lv.deserialized,
+                                    lv.replication, st.mem, st.disk))
+    return tuple(out)
+
+
+def _task_end(s: _TaskEnd) -> tuple[Event, ...]:
     i = s.info
     if i.finish == -1:
         raise _Fallback  # "Finish Time" missing (or -1): the checked decoder says which
     m = s.metrics
     reason = s.end.reason
     sr = m.shuffle_read
-    return TaskEnd(
+    end = TaskEnd(
         i.task_id, s.stage_id, s.stage_attempt, i.index, i.partition, i.attempt, i.exec_id, i.launch, i.finish,
         task_status(reason), reason, i.speculative, m.run, m.cpu, m.gc, sr.remote + sr.local,
         m.shuffle_write.written, m.spilled_mem, m.spilled_disk, m.input.read, m.output.written, m.peak,
+        _updated_blocks(m.blocks, i.exec_id) if m.blocks else (),
     )
+    peaks = s.peaks
+    if peaks and any(peaks.values()):
+        kept = {k: v for k, v in peaks.items() if v > 0 and k in _METRIC_NAMES}
+        if kept:
+            return (end, ExecutorMetrics(i.exec_id, kept, s.stage_id, s.stage_attempt, "task"))
+    return (end,)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -240,43 +285,50 @@ def _rdds(info: _StageInfo) -> tuple[RddInfo, ...]:
     )
 
 
-def _stage_submitted(s: _Stage) -> StageSubmitted:
+def _stage_submitted(s: _Stage) -> tuple[Event, ...]:
     i = s.info
-    return StageSubmitted(i.stage_id, i.attempt, i.name, i.num_tasks, i.submitted, _rdds(i))
+    return (StageSubmitted(i.stage_id, i.attempt, i.name, i.num_tasks, i.submitted, _rdds(i)),)
 
 
-def _stage_completed(s: _Stage) -> StageCompleted:
+def _stage_completed(s: _Stage) -> tuple[Event, ...]:
     i = s.info
-    return StageCompleted(i.stage_id, i.attempt, i.name, i.num_tasks, i.completed, i.failure, _rdds(i))
+    return (StageCompleted(i.stage_id, i.attempt, i.name, i.num_tasks, i.completed, i.failure, _rdds(i)),)
 
 
-def _job_start(s: _JobStart) -> JobStart:
+def _job_start(s: _JobStart) -> tuple[Event, ...]:
     p = s.props
-    return JobStart(s.job_id, s.time, s.stage_ids, p.callsite, split_job_tags(p.tags), p.group, p.pool)
+    tags = split_job_tags(p.tags)
+    streaming = p.query_id or ("dstream" if p.batch_time else "")
+    # A Spark Connect job's callsite is its request's plan text: not read (as sparkjson._job_start).
+    callsite = "" if is_connect_job(tags) else p.callsite
+    return (JobStart(s.job_id, s.time, s.stage_ids, callsite, tags, p.group, p.pool, streaming),)
 
 
-def _job_end(s: _JobEnd) -> JobEnd:
-    return JobEnd(s.job_id, s.time, s.result.result == "JobSucceeded")
+def _job_end(s: _JobEnd) -> tuple[Event, ...]:
+    return (JobEnd(s.job_id, s.time, s.result.result == "JobSucceeded"),)
 
 
-def _block_updated(s: _BlockUpdated) -> BlockUpdated | None:
+def _block_updated(s: _BlockUpdated) -> tuple[Event, ...]:
     i = s.info
     if not i.block_id.startswith("rdd_"):
-        return None
+        return ()
     lv = i.level
-    return BlockUpdated(i.block_id, i.bm.exec_id, lv.use_memory, lv.use_disk, lv.off_heap, lv.deserialized,
-                        lv.replication, i.mem, i.disk)
+    return (BlockUpdated(i.block_id, i.bm.exec_id, lv.use_memory, lv.use_disk, lv.off_heap, lv.deserialized,
+                         lv.replication, i.mem, i.disk),)
 
 
-_Build = Callable[[Any], Event | None]
-_TABLE: Final[dict[bytes, tuple[msgspec.json.Decoder[Any], _Build]]] = {
-    b"SparkListenerTaskStart": (msgspec.json.Decoder(_TaskStart), _task_start),
-    b"SparkListenerTaskEnd": (msgspec.json.Decoder(_TaskEnd), _task_end),
-    b"SparkListenerStageSubmitted": (msgspec.json.Decoder(_Stage), _stage_submitted),
-    b"SparkListenerStageCompleted": (msgspec.json.Decoder(_Stage), _stage_completed),
-    b"SparkListenerJobStart": (msgspec.json.Decoder(_JobStart), _job_start),
-    b"SparkListenerJobEnd": (msgspec.json.Decoder(_JobEnd), _job_end),
-    b"SparkListenerBlockUpdated": (msgspec.json.Decoder(_BlockUpdated), _block_updated),
+_Build = Callable[[Any], tuple[Event, ...]]
+_SHAPES: Final[dict[str, tuple[type[msgspec.Struct], _Build]]] = {
+    "SparkListenerTaskStart": (_TaskStart, _task_start),
+    "SparkListenerTaskEnd": (_TaskEnd, _task_end),
+    "SparkListenerStageSubmitted": (_Stage, _stage_submitted),
+    "SparkListenerStageCompleted": (_Stage, _stage_completed),
+    "SparkListenerJobStart": (_JobStart, _job_start),
+    "SparkListenerJobEnd": (_JobEnd, _job_end),
+    "SparkListenerBlockUpdated": (_BlockUpdated, _block_updated),
+}
+_TABLE: Final[dict[bytes, tuple[str, msgspec.json.Decoder[Any], _Build]]] = {
+    kind.encode(): (kind, msgspec.json.Decoder(shape), build) for kind, (shape, build) in _SHAPES.items()
 }
 
 #: The ``"Event"`` names (bytes, as in the line's prefix) this path decodes.
@@ -286,12 +338,19 @@ FAST_KINDS: Final = frozenset(_TABLE)
 FALLBACK: Final = object()
 
 
-def fast_decode(kind: bytes, line: bytes) -> Event | object | None:
-    """The record of ``line`` (of kind ``kind``), None for an ignored one, or :data:`FALLBACK`."""
-    decoder, build = _TABLE[kind]
+def fast_decode(kind: bytes, line: bytes) -> tuple[Event, ...] | object:
+    """The records of ``line`` (of kind ``kind``), as :func:`sparkjson.decode_records` gives them, or :data:`FALLBACK`.
+
+    Empty for an ignored line (a block update of a non-RDD block).
+    """
+    name, decoder, build = _TABLE[kind]
     try:
         # Through str: msgspec does not check the UTF-8 of fields it skips; the checked path's
         # parsers refuse such a line.
-        return build(decoder.decode(line.decode()))
+        shape = decoder.decode(line.decode())
+        if shape.event != name:
+            # A second "Event" key: both parsers keep the last one, which is not the prefix's kind.
+            return FALLBACK
+        return build(shape)
     except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError, _Fallback):
         return FALLBACK
