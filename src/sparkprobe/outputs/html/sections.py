@@ -7,8 +7,6 @@ Each function takes the typed report and returns markup; every string from the d
 
 from __future__ import annotations
 
-import math
-
 from sparkprobe.model import AppReport, IdleCause
 from sparkprobe.outputs.findings import group_findings
 from sparkprobe.outputs.html.format import (
