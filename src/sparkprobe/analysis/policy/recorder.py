@@ -19,6 +19,7 @@ most :data:`MAX_POLICY_STAGES` stages are kept (beyond, the what-if is not offer
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 from sparkprobe.analysis.policy.allocation import TargetRule, idle_deadline, next_poll
 from sparkprobe.analysis.policy.policy import Policy, PolicyError, policy_from_conf
 from sparkprobe.analysis.policy.sketch import DurationSketch, FrozenSketch
+from sparkprobe.analysis.settings import MemorySettings
 from sparkprobe.events import JobEnd, JobStart, StageCompleted, StageSubmitted, TaskEnd, TaskStart
 from sparkprobe.model import RemovalCause, TaskStatus
 
@@ -134,8 +136,29 @@ class Recording:
     #: The most executors the cluster granted, when the run shows it granted fewer than asked for
     #: (static allocation with ``spark.executor.instances`` above what ever registered); else None.
     capacity: int | None
+    #: A ``local-cluster[workers,cores,MiB]`` master's workers: (workers, cores and MiB of each);
+    #: None for any other master (its workers are not in the events).
+    workers: tuple[int, int, int] | None
+    #: ``spark.executor.memory`` in MiB (Spark's default 1024 when unset): what a worker must have free.
+    executor_memory_mib: int
     #: Why the run cannot be replayed ("" when it can).
     unavailable: str
+
+
+_LOCAL_CLUSTER = re.compile(r"local-cluster\[\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\]")
+
+
+def local_cluster_workers(master: str) -> tuple[int, int, int] | None:
+    """(workers, cores per worker, MiB per worker) of a ``local-cluster[N,C,M]`` master, else None.
+
+    Spark's ``SparkMasterRegex.LOCAL_CLUSTER_REGEX`` (``SparkContext.createTaskScheduler``) starts
+    N workers of C cores and M MiB each.
+    """
+    found = _LOCAL_CLUSTER.fullmatch(master.strip())
+    if found is None:
+        return None
+    workers, cores, mib = (int(g) for g in found.groups())
+    return workers, cores, mib
 
 
 def app_limit(app: AppState) -> int:
@@ -555,5 +578,7 @@ class PolicyRecorder:
             cancels_pending=master.startswith(("yarn", "k8s")),
             standalone=master.startswith(("spark://", "local-cluster")),
             capacity=capacity,
+            workers=local_cluster_workers(master),
+            executor_memory_mib=MemorySettings(app.conf, app.spark_version).executor_memory_mib or 1024,
             unavailable=unavailable,
         )
