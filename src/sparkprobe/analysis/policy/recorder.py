@@ -289,14 +289,18 @@ class PolicyRecorder:
     def _pending(self) -> int:
         return sum(max(0, a.num_tasks - a.started) for a in self._active.values())
 
-    def _advance(self, now: int) -> None:
-        """Replay the target's schedule() ticks due up to ``now``, recording the requests they make."""
+    def _advance(self, now: int, arrived: int = 0) -> None:
+        """Replay the target's schedule() ticks due up to ``now``, recording the requests they make.
+
+        ``arrived``: executors that registered at ``now`` and are already counted: the ticks
+        before ``now`` did not have them.
+        """
         rule = self._rule
         if rule is None:
             return
         app = self._app
         running = len(app.tasks.running)
-        executors = app.executors.active_count
+        executors = max(0, app.executors.active_count - arrived)
         for _ in range(64):  # a few ramp-up rounds at most between two events
             if rule.add_time is None:
                 break
@@ -304,14 +308,30 @@ class PolicyRecorder:
             if tick > now:
                 break
             before = rule.add_time
-            delta = rule.update(tick, self._pending(), running, executors)
-            if delta > 0:
-                self._outstanding.extend((tick, False) for _ in range(delta))
-                while len(self._outstanding) > _MAX_OUTSTANDING:
-                    self._outstanding.popleft()
+            self._requested(tick, rule.update(tick, self._pending(), running, executors), executors)
             if rule.add_time == before:
                 break  # nothing changes until the next event
-        rule.update(now, self._pending(), running, executors)
+        executors = app.executors.active_count
+        self._requested(now, rule.update(now, self._pending(), running, executors), executors)
+
+    def _requested(self, time: int, delta: int, executors: int) -> None:
+        """The target rose by ``delta`` at ``time``: record the executors the cluster starts for it.
+
+        Only those beyond the executors registered and already coming: a target that drops when a
+        stage ends and rises back at the next one, with its executors still there, starts none
+        (the standalone Master launches while the app has fewer executors than its limit,
+        ``Master.startExecutorsOnWorkers``; YARN and Kubernetes likewise ask for the difference).
+        Counting that rise as a request matched a later arrival to it, and measured a request delay
+        from a stage that needed no new executor (23.7 s instead of 12.9 s in a rerun of the test's
+        ``cache`` job with ``maxExecutors=1``).
+        """
+        rule = self._rule
+        if delta <= 0 or rule is None:
+            return
+        new = min(delta, rule.target - executors - len(self._outstanding))
+        self._outstanding.extend((time, False) for _ in range(max(0, new)))
+        while len(self._outstanding) > _MAX_OUTSTANDING:
+            self._outstanding.popleft()
 
     # ------------------------------------------------------------------ feeding
     def executor_added(self, time: int, profile_id: int = 0) -> None:
@@ -321,7 +341,7 @@ class PolicyRecorder:
         if profile_id != 0:
             self._profiles = True
         dynamic = self._replay() is not None
-        self._advance(time)
+        self._advance(time, arrived=1)
         if self._outstanding:
             asked, at_start = self._outstanding.popleft()
             if at_start:
