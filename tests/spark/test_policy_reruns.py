@@ -190,7 +190,9 @@ def experiment(job: str, workdir: Path, log: Callable[[str], None] = print) -> d
     policies: dict[str, dict[str, str]] = dict(JOBS[job]["policies"])
     p0_dir = workdir / f"{job}-p0"
     p0_dir.mkdir(parents=True)
+    p0_load = os.getloadavg()[0]
     p0 = run_job(job, {}, p0_dir)
+    p0_load = (p0_load, os.getloadavg()[0])
     groups = list(policies.values())
     live = build_report(p0.state, detail=True, policies=groups)
     (source,) = discover([p0_dir])
@@ -211,7 +213,7 @@ def experiment(job: str, workdir: Path, log: Callable[[str], None] = print) -> d
         "job": job,
         "spark": p0.state.spark_version,
         "p0": {"measured": measured(p0), "replayed": baseline.predicted.to_json() if baseline.predicted else None,
-               "conf": dict(baseline.conf)},
+               "conf": dict(baseline.conf), "loadavg_1min_before_after": p0_load},
         "advice": advised or "keep P0",
         "live_equals_offline": [r.to_json() for r in live.policy_whatif]
         == [r.to_json() for r in offline.policy_whatif],
@@ -221,12 +223,14 @@ def experiment(job: str, workdir: Path, log: Callable[[str], None] = print) -> d
     for i, (name, conf) in enumerate(policies.items()):
         run_dir = workdir / f"{job}-{i}"
         run_dir.mkdir()
+        load = os.getloadavg()[0]
         rerun = run_job(job, conf, run_dir)
         figures = predicted.get(name)
         result["policies"][name] = {
             "conf": conf,
             "predicted": figures.to_json() if figures is not None else None,
             "measured": measured(rerun),
+            "loadavg_1min_before_after": (load, os.getloadavg()[0]),
         }
         log(f"{job}: {name}: {result['policies'][name]}")
     return result
