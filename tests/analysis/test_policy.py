@@ -224,6 +224,22 @@ def test_the_floor_keeps_executors_and_max_executors_caps_them() -> None:
     assert capped.peak_executors == 1 and capped.wall_seconds > free.wall_seconds
 
 
+def test_a_local_cluster_holds_no_more_executors_than_its_workers_fit() -> None:
+    # local-cluster[2,1,1024]: two workers of one core; with no maxExecutors the 4 pending tasks ask for 4.
+    state = _app({"spark.executor.cores": "1"}, gap_ms=20_000, cached=False)
+    rec = state.policy.recording(state.now_or_end(None))
+    assert rec.workers == (2, 1, 1024) and rec.executor_memory_mib == 1024
+    dynamic = simulate(rec, policy_from_conf(state.conf, {DA + "enabled": "true", DA + "executorIdleTimeout": "2s"},
+                                             spark_version="4.0.1"))
+    assert dynamic.peak_executors == 2
+    # A worker's memory counts too: 1024 MiB fit one executor of 600 MiB (or of the default 1 GiB).
+    bigger = _app({"spark.executor.cores": "1", "spark.executor.memory": "600m"}, gap_ms=20_000, cached=False)
+    rec = bigger.policy.recording(bigger.now_or_end(None))
+    assert rec.executor_memory_mib == 600
+    capped = simulate(rec, policy_from_conf(bigger.conf, {DA + "enabled": "true"}, spark_version="4.0.1"))
+    assert capped.peak_executors == 2
+
+
 @pytest.mark.parametrize("log", RECORDED)
 def test_the_recorded_runs_replay_within_fifteen_percent(log: str) -> None:
     (source,) = discover([EVENTLOGS / "recorded" / log])

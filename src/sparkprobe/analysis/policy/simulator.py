@@ -172,6 +172,7 @@ class _Sim:
         self.lost: set[tuple[int, int]] = set()
         self.unpersisted: set[int] = set()
         self.rule = TargetRule(policy, self.slots) if policy.dynamic else None
+        self.capacity = self.cluster_capacity()
         self.add_blocked = False
         self.poll_times: set[int] = set()
         self.last_poll: int | None = None
@@ -254,10 +255,25 @@ class _Sim:
             return round(sum(offsets) / len(offsets))
         return 1000
 
+    def cluster_capacity(self) -> int | None:
+        """The most executors the cluster can hold at once under this policy (None: not known).
+
+        The run's own evidence (``Recording.capacity``), and a ``local-cluster`` master's workers:
+        the standalone Master starts an executor on a worker only while the worker has its cores and
+        ``spark.executor.memory`` free (``Master.scheduleExecutorsOnWorkers``).
+        """
+        rec = self.rec
+        caps = [] if rec.capacity is None else [rec.capacity]
+        if rec.workers is not None:
+            workers, worker_cores, worker_mib = rec.workers
+            per_worker = min(worker_cores // max(1, self.cores), worker_mib // max(1, rec.executor_memory_mib))
+            caps.append(workers * per_worker)
+        return min(caps) if caps else None
+
     def ask(self, now: int, count: int, initial: bool = False) -> None:
-        cap = self.rec.capacity
+        cap = self.capacity
         if cap is not None:
-            # The cluster granted no more than this in the run: requests beyond are never filled.
+            # The cluster holds no more: requests beyond are never filled.
             live = len([s for s in self.outstanding if s not in self.cancelled])
             count = min(count, cap - self.registered() - live)
         for i in range(max(0, count)):
