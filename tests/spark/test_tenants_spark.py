@@ -15,7 +15,8 @@ from sparkprobe.sources.eventlog import discover
 
 pytestmark = pytest.mark.spark
 
-TRANSPORT_ONLY = {"events_received", "listener", "incomplete", "closed_by_timeout", "gaps", "bad_lines", "source"}
+TRANSPORT_ONLY = {"events_received", "events_replayed", "listener", "incomplete", "closed_by_timeout", "gaps",
+                  "bad_lines", "source"}
 
 
 def tenants_of(snap: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:

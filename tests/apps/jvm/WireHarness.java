@@ -87,7 +87,7 @@ public final class WireHarness {
             numbers[i] = Long.parseLong(numLines.get(i).trim());
         }
         SparkConf conf = new SparkConf(false).set("spark.app.id", "app-harness").set("spark.sparkprobe.endpoint",
-                "127.0.0.1:9");
+                "127.0.0.1:9").set("spark.eventLog.logStageExecutorMetrics", "true"); // heartbeats' metrics too
         ProbeListener listener = new ProbeListener(conf, false);
         StringBuilder out = new StringBuilder();
         // Spark's executor metric names in its array's order: the test derives each name's value from it.

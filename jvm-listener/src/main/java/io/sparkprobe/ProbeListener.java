@@ -189,7 +189,8 @@ public class ProbeListener extends SparkListener {
     /**
      * Heartbeats (an executor's every {@code spark.executor.heartbeatInterval}, and the driver's own):
      * one executor_metrics line per stage of {@code e.executorUpdates} with a value above 0 (the
-     * driver's under stage -1/-1). The accumulator updates are never read. A rare event: its lines
+     * driver's under stage -1/-1), when {@code spark.eventLog.logStageExecutorMetrics} is true
+     * ({@link ProbeConfig#LOG_STAGE_EXECUTOR_METRICS}). The accumulator updates are never read. A rare event: its lines
      * are built here.
      */
     @Override
@@ -198,7 +199,10 @@ public class ProbeListener extends SparkListener {
         Sender s = null;
         try {
             s = sender();
-            for (Object o : ScalaCompat.toList(e.executorUpdates())) {
+            // Without it the event log keeps none of this (ProbeConfig.LOG_STAGE_EXECUTOR_METRICS).
+            Iterable<Object> updates = config.heartbeatMetrics ? ScalaCompat.toList(e.executorUpdates())
+                    : java.util.Collections.emptyList();
+            for (Object o : updates) {
                 scala.Tuple2<?, ?> kv = (scala.Tuple2<?, ?>) o;
                 scala.Tuple2<?, ?> stage = (scala.Tuple2<?, ?>) kv._1();
                 byte[] line = ExecutorPeaks.line(e.execId(), (ExecutorMetrics) kv._2(),
