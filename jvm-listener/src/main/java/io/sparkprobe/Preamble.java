@@ -126,6 +126,60 @@ final class Preamble {
         return new Sent(appStartLine, confLine, rps, executors, executorCount);
     }
 
+    // ---- the replay's markers (docs/wire-format.md, "Replay") ---------------------------------------
+
+    private static final byte[] REPLAY_START = JsonLine.ascii("{\"k\":\"replay_start\",\"time\":");
+    private static final byte[] RESUMED = JsonLine.ascii(",\"resumed\":");
+    private static final byte[] REPLAY_END = JsonLine.ascii("{\"k\":\"replay_end\",\"time\":");
+
+    /** Appends the replay_start line and its newline: {@code time} the driver's clock now; {@code resumed} when events went out before. */
+    static void replayStart(JsonLine out, long time, boolean resumed) {
+        out.raw(REPLAY_START).num(time).raw(RESUMED).bool(resumed).raw('}').raw('\n');
+    }
+
+    /** Appends the replay_end line and its newline, with what the replay carried. */
+    static void replayEnd(JsonLine out, long time, int executors, int blockManagers, int blocks, int tasks) {
+        out.raw(REPLAY_END).num(time)
+                .raw(",\"executors\":").num(executors)
+                .raw(",\"block_managers\":").num(blockManagers)
+                .raw(",\"blocks\":").num(blocks)
+                .raw(",\"tasks\":").num(tasks)
+                .raw('}').raw('\n');
+    }
+
+    /**
+     * Appends a block_manager_added line per block manager and then a block_updated line per cached
+     * RDD block and location, from Spark's {@code BlockManagerMaster} storage status (as {@link Bootstrap}
+     * reads it; a local RPC to the driver's endpoint, on the sender thread). Returns {block managers,
+     * blocks}; nothing before the SparkContext is up. {@code time} dates the block managers (the agent
+     * ignores one it knows).
+     */
+    static int[] storage(JsonLine out, long time) {
+        int[] counts = new int[2];
+        org.apache.spark.SparkEnv env = org.apache.spark.SparkEnv.get();
+        if (env == null || env.blockManager() == null || env.blockManager().master() == null) {
+            return counts;
+        }
+        org.apache.spark.storage.StorageStatus[] statuses = env.blockManager().master().getStorageStatus();
+        List<byte[]> blocks = new ArrayList<byte[]>();
+        for (org.apache.spark.storage.StorageStatus st : statuses) {
+            org.apache.spark.storage.BlockManagerId bm = st.blockManagerId();
+            out.line(Wire.blockManagerAdded(bm.executorId(), bm.host(), time, st.maxMem()));
+            counts[0]++;
+            for (Object o : ScalaCompat.toList(st.rddBlocks())) {
+                scala.Tuple2<?, ?> kv = (scala.Tuple2<?, ?>) o;
+                org.apache.spark.storage.BlockStatus bs = (org.apache.spark.storage.BlockStatus) kv._2();
+                blocks.add(Wire.blockUpdated(((org.apache.spark.storage.BlockId) kv._1()).name(), bm.executorId(),
+                        bs.storageLevel(), bs.memSize(), bs.diskSize()));
+            }
+        }
+        for (byte[] line : blocks) { // after every block manager, as in a live stream
+            out.line(line);
+        }
+        counts[1] = blocks.size();
+        return counts;
+    }
+
     /** The lines one connection's preamble carries, and the test that keeps the queue from repeating them. */
     static final class Sent {
         private final byte[] appStart;
