@@ -423,6 +423,7 @@ def test_dashboards_alerts_and_pushgateway_on_a_real_spark_run(
         # to another agent (one executor, one cached block lost, then nothing new).
         old_copy(other_agent, app_id, app_name, spark.version, sc.sparkUser())
         wait_executors(sc, 2)
+        sc.setJobGroup("e2e-load", "the e2e job")  # a tenant for the "Who uses the executors" panel
         cached = sc.parallelize(range(40_000), 4).map(lambda x: (x % 7, x)).persist(StorageLevel.MEMORY_ONLY)
         assert cached.count() == 40_000
 
