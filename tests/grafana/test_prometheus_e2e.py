@@ -408,6 +408,13 @@ def test_dashboards_alerts_and_pushgateway_on_a_real_spark_run(
                 "spark.extraListeners": LISTENER_CLASS,
                 "spark.sparkprobe.endpoint": f"{agent_host}:{agent_port}",
                 "spark.sparkprobe.token": token,
+                # The memory panels need executor metrics peaks: polled every 100 ms, each task
+                # reports its own (the default polls only at heartbeats, every 10 s, longer than
+                # these executors live). The cost panels need prices: without one no money figure
+                # exists (docs/figures.md, "Cost").
+                "spark.executor.metrics.pollingInterval": "100ms",
+                "spark.sparkprobe.price.coreHour": "0.05",
+                "spark.sparkprobe.price.gibHour": "0.01",
             },
         )
         sc = spark.sparkContext
@@ -416,6 +423,7 @@ def test_dashboards_alerts_and_pushgateway_on_a_real_spark_run(
         # to another agent (one executor, one cached block lost, then nothing new).
         old_copy(other_agent, app_id, app_name, spark.version, sc.sparkUser())
         wait_executors(sc, 2)
+        sc.setJobGroup("e2e-load", "the e2e job")  # a tenant for the "Who uses the executors" panel
         cached = sc.parallelize(range(40_000), 4).map(lambda x: (x % 7, x)).persist(StorageLevel.MEMORY_ONLY)
         assert cached.count() == 40_000
 

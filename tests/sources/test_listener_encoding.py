@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 
 from conftest import APPS, IN_CI, find_javac, pyspark_home
+from sparkprobe.events import EXECUTOR_METRIC_NAMES, split_job_tags
 from sparkprobe.sources.wire import decode_line
 
 STRINGS = [
@@ -84,9 +85,20 @@ def i64(n: int) -> int:
     return (n + 2**63) % 2**64 - 2**63
 
 
-def expected_lines(spark_version: str) -> list[tuple[str, str]]:
-    """(label, line) for every event the harness emits, in its order, from the same inputs."""
-    out: list[tuple[str, str]] = []
+def metrics_json(k: int, base: int, spark_names: list[str]) -> str:
+    """The ``metrics`` object of an executor_metrics line: Spark's j-th metric is number k + base + j;
+    the listener sends the names of EXECUTOR_METRIC_NAMES this Spark has, in that order, above 0."""
+    values = {name: NUMBERS[(k + base + j) % len(NUMBERS)] for j, name in enumerate(spark_names)}
+    return "{" + ",".join(f'"{n}":{values[n]}' for n in EXECUTOR_METRIC_NAMES if values.get(n, 0) > 0) + "}"
+
+
+def expected_lines(spark_version: str, spark_names: list[str]) -> list[tuple[str, str]]:
+    """(label, line) for every event the harness emits, in its order, from the same inputs.
+
+    Spark Connect's events exist on Spark 4.x only (the harness builds them there).
+    """
+    connect = not spark_version.startswith("3.")
+    out: list[tuple[str, str]] = [("metric_names", ",".join(spark_names))]
 
     for k, s in enumerate(STRINGS):
         def n(j: int, k: int = k) -> int:
@@ -116,7 +128,25 @@ def expected_lines(spark_version: str) -> list[tuple[str, str]]:
                                      f'"deserialized":{b(deser)},"replication":{rep},"mem_size":{n(3)},'
                                      f'"disk_size":{n(4)}}}'))
         out.append(("executor_added", f'{{"k":"executor_added","exec_id":{q(s)},"host":{q(s)},"cores":{i(1)},'
-                                      f'"time":{n(0)}}}'))
+                                      f'"time":{n(0)},"profile_id":{i(2)}}}'))
+        out.append(("task_end_peaks", f'{{"k":"task_end",{task},"finish":{finish},"status":"success",'
+                                      f'"reason":"Success","speculative":{b(k % 2 == 1)}}}'))
+        for label, base, stage_id, attempt, source in (
+            ("executor_metrics_task", 20, i(5), i(6), "task"),
+            ("executor_metrics_heartbeat", 30, i(1), i(2), "heartbeat"),
+            ("executor_metrics_driver", 40, -1, -1, "heartbeat"),
+            ("executor_metrics_stage", 50, i(3), i(4), "stage"),
+        ):
+            out.append((label, f'{{"k":"executor_metrics","exec_id":{q(s)},'
+                               f'"metrics":{metrics_json(k, base, spark_names)},"stage_id":{stage_id},'
+                               f'"stage_attempt":{attempt},"source":"{source}"}}'))
+        # Java's TreeMap order: UTF-16 code units.
+        resources = sorted({"cores": k + 1, "memory": (k + 1) * 1024, "memoryOverhead": k + 2, "offHeap": k + 3,
+                            "pyspark.memory": k + 4, "gpu" + s: k + 5}.items(),
+                           key=lambda kv: java_string(kv[0]).encode("utf-16-be", "surrogatepass"))
+        executor = ",".join(f"{q(name)}:{amount}" for name, amount in resources)
+        out.append(("resource_profile_added", f'{{"k":"resource_profile_added","profile_id":{i(3)},'
+                                              f'"executor":{{{executor}}},"task_cpus":{k % 3 + 1}}}'))
         out.append(("executor_removed", f'{{"k":"executor_removed","exec_id":{q(s)},"time":{n(0)},'
                                         f'"reason":{q(s)}}}'))
         out.append(("block_manager_added", f'{{"k":"block_manager_added","exec_id":{q(s)},"host":{q(s)},'
@@ -130,9 +160,18 @@ def expected_lines(spark_version: str) -> list[tuple[str, str]]:
         out.append(("stage_submitted", f'{{"k":"stage_submitted",{stage},"time":{n(4)},"rdds":[{rdd}]}}'))
         out.append(("stage_completed", f'{{"k":"stage_completed",{stage},"time":{n(5)},"failure":{q(s)},'
                                        f'"rdds":[{rdd}]}}'))
-        out.append(("job_start", f'{{"k":"job_start","job_id":{i(1)},"time":{n(2)},"callsite":{q(s)},'
-                                 f'"stage_ids":[{i(1)}]}}'))
+        connect_tag = f"SparkConnect_OperationTag_User_u_Session_s_Operation_{k}" if k % 3 == 0 else ""
+        tags = split_job_tags(java_string(f" {s},tag-{k}, ,{connect_tag}"))
+        streaming = s if k % 3 == 1 else "dstream" if k % 3 == 2 else ""
+        out.append(("job_start", f'{{"k":"job_start","job_id":{i(1)},"time":{n(2)},'
+                                 f'"callsite":{q("" if connect_tag else s)},"stage_ids":[{i(1)}],'
+                                 f'"tags":[{",".join(q(t) for t in tags)}],"job_group":{q(s)},"pool":{q(s)},'
+                                 f'"streaming":{q(streaming)}}}'))
         out.append(("job_end", f'{{"k":"job_end","job_id":{i(1)},"time":{n(3)},"succeeded":{b(k % 2 == 0)}}}'))
+        if connect:
+            for kind, time in (("session_started", n(4)), ("session_closed", n(5))):
+                out.append((kind, f'{{"k":"{kind}","session_id":{q(s)},"user":{q(s)},"time":{time}}}'))
+            out.append(("connect_server_started", f'{{"k":"connect_server_started","time":{n(6)}}}'))
     out.append(("app_end", f'{{"k":"app_end","time":{NUMBERS[0]}}}'))
     out.append(("conf", f'{{"k":"conf","props":{{"spark.master":{q(STRINGS[-1])},'
                         f'"spark.executor.memory":{q(STRINGS[0])}}}}}'))
@@ -183,9 +222,12 @@ def test_every_kind_is_byte_exact_and_decodes_to_its_fields(tmp_path: Path) -> N
     import pyspark
 
     got = run_harness(tmp_path)
-    want = expected_lines(pyspark.__version__)
+    assert got[0][0] == "metric_names"
+    spark_names = got[0][1].decode().split(",")
+    assert set(EXECUTOR_METRIC_NAMES) - set(spark_names) <= {"ConcurrentGCCount", "ConcurrentGCTime"}, spark_names
+    want = expected_lines(pyspark.__version__, spark_names)
     assert [label for label, _ in got] == [label for label, _ in want]
-    for (label, line), (_, text) in zip(got, want, strict=True):
+    for (label, line), (_, text) in zip(got[1:], want[1:], strict=True):
         reference = text.encode("utf-8")
         assert line == reference, f"{label}: {line[:300]!r} != {reference[:300]!r}"
         event = decode_line(line)

@@ -40,15 +40,8 @@ pytestmark = pytest.mark.spark
 
 CONNECT_SERVER = "org.apache.spark.sql.connect.service.SparkConnectServer"
 #: Keys only one side knows (the transport, the reader), as in test_parity.py.
-TRANSPORT_ONLY = {"events_received", "listener", "incomplete", "closed_by_timeout", "gaps", "bad_lines", "source"}
-
-
-#: The live checks need the listener to send the job properties and Connect's session events.
-WAITS_FOR_LISTENER = pytest.mark.xfail(
-    strict=True,
-    reason="waits for the listener to send job tags/groups/pools and Connect's session events "
-    "(issue 18's listener part, after branch java-perf): until then the live agent sees no tenant",
-)
+TRANSPORT_ONLY = {"events_received", "events_replayed", "listener", "incomplete", "closed_by_timeout", "gaps",
+                  "bad_lines", "source"}
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -355,7 +348,6 @@ def strings_holding(needle: str, value: Any, path: str = "") -> list[str]:
     return [path] if isinstance(value, str) and needle in value else []
 
 
-@WAITS_FOR_LISTENER
 def test_connect_live_figures_equal_the_servers_event_log(
     connect_run: tuple[dict[str, Any], dict[str, Any], Path, str],
 ) -> None:
@@ -429,7 +421,6 @@ def many_sessions(server: ConnectServer, service: AgentService) -> None:
         assert list(pool.map(one, range(200))) == [1_000 + i for i in range(200)]
 
 
-@WAITS_FOR_LISTENER
 def test_200_sessions_keep_at_most_max_tenants_series(tmp_path: Path) -> None:
     _need_connect()
     live, offline, _, metrics = live_and_offline(tmp_path, {}, many_sessions, max_tenants=20)

@@ -19,6 +19,11 @@ import org.apache.spark.executor.ExecutorMetrics;
 import org.apache.spark.executor.TaskMetrics;
 import org.apache.spark.rdd.DeterministicLevel$;
 import org.apache.spark.rdd.RDDOperationScope;
+import org.apache.spark.resource.ExecutorResourceRequests;
+import org.apache.spark.resource.ResourceInformation;
+import org.apache.spark.resource.ResourceProfile;
+import org.apache.spark.resource.ResourceProfileBuilder;
+import org.apache.spark.resource.TaskResourceRequests;
 import org.apache.spark.scheduler.JobFailed;
 import org.apache.spark.scheduler.JobSucceeded$;
 import org.apache.spark.scheduler.SparkListenerApplicationEnd;
@@ -27,7 +32,10 @@ import org.apache.spark.scheduler.SparkListenerBlockManagerAdded;
 import org.apache.spark.scheduler.SparkListenerBlockManagerRemoved;
 import org.apache.spark.scheduler.SparkListenerBlockUpdated;
 import org.apache.spark.scheduler.SparkListenerExecutorAdded;
+import org.apache.spark.scheduler.SparkListenerExecutorMetricsUpdate;
 import org.apache.spark.scheduler.SparkListenerExecutorRemoved;
+import org.apache.spark.scheduler.SparkListenerResourceProfileAdded;
+import org.apache.spark.scheduler.SparkListenerStageExecutorMetrics;
 import org.apache.spark.scheduler.SparkListenerJobEnd;
 import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerStageCompleted;
@@ -79,9 +87,12 @@ public final class WireHarness {
             numbers[i] = Long.parseLong(numLines.get(i).trim());
         }
         SparkConf conf = new SparkConf(false).set("spark.app.id", "app-harness").set("spark.sparkprobe.endpoint",
-                "127.0.0.1:9");
+                "127.0.0.1:9").set("spark.eventLog.logStageExecutorMetrics", "true"); // heartbeats' metrics too
         ProbeListener listener = new ProbeListener(conf, false);
         StringBuilder out = new StringBuilder();
+        // Spark's executor metric names in its array's order: the test derives each name's value from it.
+        out.append("metric_names\t").append(hex(String.join(",", sparkMetricNames()).getBytes(StandardCharsets.UTF_8)))
+                .append('\n');
         for (int k = 0; k < strings.size(); k++) {
             String s = strings.get(k);
             emitGroup(listener, out, k, s);
@@ -161,8 +172,36 @@ public final class WireHarness {
         drain(l, out, "block_updated");
 
         l.onExecutorAdded(new SparkListenerExecutorAdded(num(k, 0), s, new ExecutorInfo(s, small(k, 1),
-                scala.collection.immutable.Map$.MODULE$.<String, String>empty())));
+                scala.collection.immutable.Map$.MODULE$.<String, String>empty(),
+                scala.collection.immutable.Map$.MODULE$.<String, String>empty(),
+                scala.collection.immutable.Map$.MODULE$.<String, ResourceInformation>empty(), small(k, 2))));
         drain(l, out, "executor_added");
+
+        // Executor metrics: a task end's peaks (a second line after its task_end), a heartbeat of one
+        // stage and of the driver's (-1, -1), a stage's peaks. Spark's j-th metric is number k + j + base.
+        l.onTaskEnd(new SparkListenerTaskEnd(small(k, 5), small(k, 6), s, Success$.MODULE$, done,
+                metrics(k, 20), null));
+        drain(l, out, "task_end_peaks", "executor_metrics_task");
+        java.util.LinkedHashMap<scala.Tuple2<Object, Object>, ExecutorMetrics> updates =
+                new java.util.LinkedHashMap<scala.Tuple2<Object, Object>, ExecutorMetrics>();
+        updates.put(new scala.Tuple2<Object, Object>(small(k, 1), small(k, 2)), metrics(k, 30));
+        updates.put(new scala.Tuple2<Object, Object>(-1, -1), metrics(k, 40));
+        l.onExecutorMetricsUpdate(new SparkListenerExecutorMetricsUpdate(s, seq(new ArrayList<Object>()),
+                scala.collection.JavaConverters.mapAsScalaMap(updates)));
+        drain(l, out, "executor_metrics_heartbeat", "executor_metrics_driver");
+        l.onStageExecutorMetrics(new SparkListenerStageExecutorMetrics(s, small(k, 3), small(k, 4), metrics(k, 50)));
+        drain(l, out, "executor_metrics_stage");
+
+        // A resource profile: the five built-in executor resources, a custom one named after s, task cpus.
+        ResourceProfile rp = new ResourceProfileBuilder()
+                .require(new ExecutorResourceRequests().cores(k + 1).memory((k + 1) * 1024 + "m")
+                        .memoryOverhead((k + 2) + "m").offHeapMemory((k + 3) + "m").pysparkMemory((k + 4) + "m")
+                        .resource("gpu" + s, k + 5, "", ""))
+                .require(new TaskResourceRequests().cpus(k % 3 + 1))
+                .build();
+        rp.setResourceProfileId(small(k, 3));
+        l.onResourceProfileAdded(new SparkListenerResourceProfileAdded(rp));
+        drain(l, out, "resource_profile_added");
         l.onExecutorRemoved(new SparkListenerExecutorRemoved(num(k, 0), s, s));
         drain(l, out, "executor_removed");
         l.onBlockManagerAdded(new SparkListenerBlockManagerAdded(num(k, 0), bm, num(k, 1),
@@ -192,11 +231,70 @@ public final class WireHarness {
 
         Properties props = new Properties();
         props.setProperty("callSite.short", s);
+        // Tenants: tags (a Connect operation's on every third group), job group, pool, streaming.
+        props.setProperty("spark.job.tags", " " + s + ",tag-" + k + ", ,"
+                + (k % 3 == 0 ? "SparkConnect_OperationTag_User_u_Session_s_Operation_" + k : ""));
+        props.setProperty("spark.jobGroup.id", s);
+        props.setProperty("spark.scheduler.pool", s);
+        props.setProperty("spark.executor.memory", "never read"); // a property that is not sent
+        if (k % 3 == 1) {
+            props.setProperty("sql.streaming.queryId", s);
+        } else if (k % 3 == 2) {
+            props.setProperty("spark.streaming.internal.batchTime", "1795489278997");
+        }
         l.onJobStart(new SparkListenerJobStart(small(k, 1), num(k, 2), seq(Arrays.<Object>asList(stage)), props));
         drain(l, out, "job_start");
         l.onJobEnd(new SparkListenerJobEnd(small(k, 1), num(k, 3),
                 k % 2 == 0 ? JobSucceeded$.MODULE$ : new JobFailed(new RuntimeException(s))));
         drain(l, out, "job_end");
+
+        // Spark Connect's events (Spark 4.x: the classes exist only there, so by reflection).
+        Object started = connectEvent("SparkListenerConnectSessionStarted", s, s, num(k, 4),
+                scala.collection.immutable.Map$.MODULE$.<String, String>empty());
+        if (started != null) {
+            l.onOtherEvent((org.apache.spark.scheduler.SparkListenerEvent) started);
+            drain(l, out, "session_started");
+            l.onOtherEvent((org.apache.spark.scheduler.SparkListenerEvent) connectEvent(
+                    "SparkListenerConnectSessionClosed", s, s, num(k, 5),
+                    scala.collection.immutable.Map$.MODULE$.<String, String>empty()));
+            drain(l, out, "session_closed");
+            l.onOtherEvent((org.apache.spark.scheduler.SparkListenerEvent) connectEvent(
+                    "SparkListenerConnectServiceStarted", s, 15002, num(k, 6)));
+            drain(l, out, "connect_server_started");
+        }
+    }
+
+    /** A Spark Connect listener event built by its constructor, or null when this Spark has no Connect. */
+    private static Object connectEvent(String name, Object... args) throws Exception {
+        Class<?> c;
+        try {
+            c = Class.forName("org.apache.spark.sql.connect.service." + name);
+        } catch (ClassNotFoundException e) {
+            return null;
+        }
+        return c.getConstructors()[0].newInstance(args);
+    }
+
+    /** ExecutorMetricType's names, in the order of its metrics array. */
+    private static List<String> sparkMetricNames() throws Exception {
+        Class<?> c = Class.forName("org.apache.spark.metrics.ExecutorMetricType$");
+        Object offsets = c.getMethod("metricToOffset").invoke(c.getField("MODULE$").get(null));
+        int n = (Integer) c.getMethod("numMetrics").invoke(c.getField("MODULE$").get(null));
+        String[] names = new String[n];
+        for (Object o : ScalaCompat.toList(offsets)) {
+            scala.Tuple2<?, ?> kv = (scala.Tuple2<?, ?>) o;
+            names[((Number) kv._2()).intValue()] = (String) kv._1();
+        }
+        return Arrays.asList(names);
+    }
+
+    /** Executor metrics whose j-th value (Spark's order) is number {@code k + base + j}. */
+    private static ExecutorMetrics metrics(int k, int base) throws Exception {
+        long[] values = new long[sparkMetricNames().size()];
+        for (int j = 0; j < values.length; j++) {
+            values[j] = num(k, base + j);
+        }
+        return new ExecutorMetrics(values);
     }
 
     /** A Scala immutable List (a Seq on Scala 2.12 and 2.13) of the given elements. */
@@ -218,18 +316,31 @@ public final class WireHarness {
         throw new IllegalStateException("no SparkListenerApplicationEnd constructor");
     }
 
-    /** Moves what the last event queued to {@code out}: one {@code label TAB hex} line per wire line. */
-    private static void drain(ProbeListener l, StringBuilder out, String label) throws Exception {
+    /**
+     * Moves what the last event queued to {@code out}: one {@code label TAB hex} line per wire line,
+     * which must be as many as there are labels.
+     */
+    private static void drain(ProbeListener l, StringBuilder out, String... labels) throws Exception {
         ByteArrayOutputStream sink = new ByteArrayOutputStream();
-        int n = l.drainQueued(sink, 16);
-        if (n != 1) {
-            throw new IllegalStateException(label + ": " + n + " events queued, expected 1");
-        }
+        l.drainQueued(sink, 16);
         byte[] bytes = sink.toByteArray();
         if (bytes.length == 0 || bytes[bytes.length - 1] != '\n') {
-            throw new IllegalStateException(label + ": no newline-ended line");
+            throw new IllegalStateException(labels[0] + ": no newline-ended line");
         }
-        out.append(label).append('\t').append(hex(Arrays.copyOf(bytes, bytes.length - 1))).append('\n');
+        List<byte[]> lines = new ArrayList<byte[]>();
+        int from = 0;
+        for (int i = 0; i < bytes.length; i++) {
+            if (bytes[i] == '\n') {
+                lines.add(Arrays.copyOfRange(bytes, from, i));
+                from = i + 1;
+            }
+        }
+        if (lines.size() != labels.length) {
+            throw new IllegalStateException(labels[0] + ": " + lines.size() + " lines, expected " + labels.length);
+        }
+        for (int i = 0; i < labels.length; i++) {
+            out.append(labels[i]).append('\t').append(hex(lines.get(i))).append('\n');
+        }
     }
 
     private static String hex(byte[] b) {

@@ -64,7 +64,7 @@ final class Bootstrap {
             });
             for (ExecutorSummary ex : executors) {
                 s.executorAdded(ex.id(), Wire.executorAdded(ex.id(), hostOf(ex.hostPort()), ex.totalCores(),
-                        addTimes.get(ex.id())));
+                        addTimes.get(ex.id()), ex.resourceProfileId()));
             }
         } catch (Throwable t) {
             l.internalError(t);

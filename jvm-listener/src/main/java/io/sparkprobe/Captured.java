@@ -8,8 +8,8 @@ import org.apache.spark.storage.BlockUpdatedInfo;
 
 /**
  * A frequent event captured on the listener-bus thread and encoded into its wire line later, on the
- * sender thread ({@link #encode}): a task start, a task end or an RDD block update, nearly every
- * event of a busy application.
+ * sender thread ({@link #encode}): a task start, a task end (with its executor metrics peaks, a
+ * second line) or an RDD block update, nearly every event of a busy application.
  *
  * <p>The bus thread only copies the fields the wire line needs (no text, no number formatting, no
  * escaping) and offers the record to the queue. Fields are copied, not referenced, where Spark's
@@ -55,6 +55,13 @@ final class Captured {
     long inputBytes;
     long outputBytes;
     long peakMemory;
+    /**
+     * The task's executor metrics peaks ({@code e.taskExecutorMetrics}, {@link ExecutorPeaks#NAMES}
+     * order), sent as an executor_metrics line right after the task_end when any is above 0. The
+     * array belongs to the record and is reused with it.
+     */
+    long[] peaks;
+    boolean hasPeaks;
     // block_updated
     BlockUpdatedInfo block;
 
@@ -64,12 +71,16 @@ final class Captured {
         return this;
     }
 
-    Captured taskEnd(SparkListenerTaskEnd e) {
+    Captured taskEnd(SparkListenerTaskEnd e) throws Exception {
         kind = TASK_END;
         TaskInfo ti = e.taskInfo();
         task(e.stageId(), e.stageAttemptId(), ti);
         finish = ti.finishTime();
         reason = Wire.reasonName(e.reason());
+        if (peaks == null) {
+            peaks = ExecutorPeaks.newValues(); // once per record: pooled records keep theirs
+        }
+        hasPeaks = ExecutorPeaks.copy(e.taskExecutorMetrics(), peaks);
         TaskMetrics m = e.taskMetrics();
         hasMetrics = m != null;
         if (m == null) {
@@ -117,6 +128,10 @@ final class Captured {
                 break;
             case TASK_END:
                 Wire.taskEnd(out, this);
+                if (hasPeaks) { // the event log's "Task Executor Metrics", as the record that follows
+                    out.raw('\n');
+                    ExecutorPeaks.encode(out, execId, peaks, stageId, stageAttempt, ExecutorPeaks.TASK);
+                }
                 break;
             case BLOCK:
                 BlockUpdatedInfo b = block;
@@ -131,6 +146,7 @@ final class Captured {
     /** Forgets the references (a pooled record keeps no Spark object alive). */
     void clear() {
         kind = 0;
+        hasPeaks = false;
         execId = null;
         reason = null;
         block = null;

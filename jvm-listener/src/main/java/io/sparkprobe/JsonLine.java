@@ -205,6 +205,11 @@ final class JsonLine {
         return raw('}').toBytes();
     }
 
+    /** A copy of the bytes from {@code from} to {@code to}. */
+    byte[] copy(int from, int to) {
+        return Arrays.copyOfRange(buf, from, to);
+    }
+
     /** A copy of the content. */
     byte[] toBytes() {
         return Arrays.copyOf(buf, len);

@@ -14,18 +14,27 @@ import java.net.Socket;
  * that the sender reads before each write. The thread costs no CPU while it waits. A timed read on
  * the sender itself (the earlier check) cost a 1 ms poll, a thrown timeout and the interpreted code
  * around both at every wake-up: most of the sender's CPU at a job's usual event rates.
+ *
+ * <p>The one line an agent may send after the hello reply is its go-elsewhere line when it stops
+ * gracefully (docs/wire-format.md): the watch then raises {@link #goElsewhere} with the flag and wakes
+ * the sender, which stops writing and moves to its next agent at once. Anything else is ignored
+ * (lines longer than 64 KiB unread past that).
  */
 final class PeerWatch implements Runnable {
+    private static final int MAX_LINE = 64 * 1024;
     private final InputStream in;
+    private final EventQueue wake;
     private volatile boolean closed;
+    private volatile boolean goElsewhere;
 
-    private PeerWatch(InputStream in) {
+    private PeerWatch(InputStream in, EventQueue wake) {
         this.in = in;
+        this.wake = wake;
     }
 
-    /** Starts watching an accepted connection (its read timeout must be 0). */
-    static PeerWatch start(Socket s) throws IOException {
-        PeerWatch w = new PeerWatch(s.getInputStream());
+    /** Starts watching an accepted connection (its read timeout must be 0); {@code wake} is woken when it ends. */
+    static PeerWatch start(Socket s, EventQueue wake) throws IOException {
+        PeerWatch w = new PeerWatch(s.getInputStream(), wake);
         Thread t = new Thread(w, "sparkprobe-watch");
         t.setDaemon(true);
         t.start();
@@ -35,14 +44,35 @@ final class PeerWatch implements Runnable {
     @Override
     public void run() {
         byte[] buf = new byte[512];
+        java.io.ByteArrayOutputStream line = new java.io.ByteArrayOutputStream(128);
         try {
-            while (in.read(buf) >= 0) {
-                // nothing is expected after the hello reply; whatever comes is ignored
+            int n;
+            while (!goElsewhere && (n = in.read(buf)) >= 0) {
+                for (int i = 0; i < n; i++) {
+                    if (buf[i] == '\n') {
+                        String text = new String(line.toByteArray(), java.nio.charset.StandardCharsets.UTF_8);
+                        if (Connector.GO_ELSEWHERE.matcher(text).find()) {
+                            goElsewhere = true;
+                            break;
+                        }
+                        line.reset();
+                    } else if (line.size() < MAX_LINE) {
+                        line.write(buf[i]);
+                    }
+                }
             }
         } catch (IOException | RuntimeException e) {
             // reset, or closed by this side: the connection is over either way
         }
         closed = true;
+        if (wake != null) {
+            wake.wake(); // the sender may be asleep with nothing queued
+        }
+    }
+
+    /** True once the agent has sent its go-elsewhere line (then {@link #closed} is true too). */
+    boolean goElsewhere() {
+        return goElsewhere;
     }
 
     /** True once the connection has ended. */

@@ -63,6 +63,15 @@ final class ProbeConfig {
 
     static final String DEFAULT_ENDPOINT = "127.0.0.1:7733";
 
+    /**
+     * Spark's own {@code spark.eventLog.logStageExecutorMetrics} (default false): only with it does the
+     * event log keep what heartbeats report (the driver's, and each executor's as per-stage peaks), so
+     * the listener sends heartbeats' executor metrics only then, and a live agent's memory figures equal
+     * the event log's either way (docs/decisions.md, 28 and 45). A task end's peaks are always logged,
+     * and always sent.
+     */
+    static final String LOG_STAGE_EXECUTOR_METRICS = "spark.eventLog.logStageExecutorMetrics";
+
     final String endpoint;
     /** Every valid entry of the endpoint list, in the order given; empty when none is valid. */
     final java.util.List<Endpoints.HostPort> endpoints;
@@ -79,6 +88,8 @@ final class ProbeConfig {
     final String tlsTrustStore; // "" when unset
     final String tlsTrustStorePassword; // null when unset; a secret: never log it
     final String tlsTrustStoreType; // "" when unset
+    /** Send heartbeats' executor metrics ({@link #LOG_STAGE_EXECUTOR_METRICS}). */
+    final boolean heartbeatMetrics;
     /** {@code spark.app.id} when the conf already carries it (it does once SparkContext built it). */
     final String appId;
 
@@ -91,6 +102,7 @@ final class ProbeConfig {
         closeTimeoutMs = num(conf, CLOSE_TIMEOUT_MS, 3000, 0, 600_000);
         statsIntervalMs = num(conf, STATS_INTERVAL_MS, 1000, 10, 3_600_000);
         appId = str(conf, "spark.app.id", "");
+        heartbeatMetrics = bool(conf, LOG_STAGE_EXECUTOR_METRICS, false, false);
         tlsEnabled = bool(conf, TLS_ENABLED, false, true);
         tlsCaCert = str(conf, TLS_CA_CERT, "").trim();
         tlsTrustStore = str(conf, TLS_TRUST_STORE, "").trim();

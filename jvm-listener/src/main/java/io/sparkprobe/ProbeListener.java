@@ -5,17 +5,22 @@ import java.util.concurrent.atomic.AtomicLong;
 import org.apache.spark.SparkConf;
 import org.apache.spark.SparkContext;
 import org.apache.spark.SparkEnv;
+import org.apache.spark.executor.ExecutorMetrics;
 import org.apache.spark.scheduler.SparkListener;
 import org.apache.spark.scheduler.SparkListenerApplicationEnd;
 import org.apache.spark.scheduler.SparkListenerApplicationStart;
 import org.apache.spark.scheduler.SparkListenerBlockManagerAdded;
 import org.apache.spark.scheduler.SparkListenerBlockManagerRemoved;
 import org.apache.spark.scheduler.SparkListenerBlockUpdated;
+import org.apache.spark.scheduler.SparkListenerEvent;
 import org.apache.spark.scheduler.SparkListenerExecutorAdded;
+import org.apache.spark.scheduler.SparkListenerExecutorMetricsUpdate;
 import org.apache.spark.scheduler.SparkListenerExecutorRemoved;
 import org.apache.spark.scheduler.SparkListenerJobEnd;
 import org.apache.spark.scheduler.SparkListenerJobStart;
 import org.apache.spark.scheduler.SparkListenerStageCompleted;
+import org.apache.spark.scheduler.SparkListenerResourceProfileAdded;
+import org.apache.spark.scheduler.SparkListenerStageExecutorMetrics;
 import org.apache.spark.scheduler.SparkListenerStageSubmitted;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.scheduler.SparkListenerTaskStart;
@@ -174,7 +179,99 @@ public class ProbeListener extends SparkListener {
         try {
             s = sender();
             s.executorAdded(e.executorId(), Wire.executorAdded(e.executorId(), e.executorInfo().executorHost(),
-                    e.executorInfo().totalCores(), e.time()));
+                    e.executorInfo().totalCores(), e.time(), e.executorInfo().resourceProfileId()));
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    /**
+     * Heartbeats (an executor's every {@code spark.executor.heartbeatInterval}, and the driver's own):
+     * one executor_metrics line per stage of {@code e.executorUpdates} with a value above 0 (the
+     * driver's under stage -1/-1), when {@code spark.eventLog.logStageExecutorMetrics} is true
+     * ({@link ProbeConfig#LOG_STAGE_EXECUTOR_METRICS}). The accumulator updates are never read. A rare event: its lines
+     * are built here.
+     */
+    @Override
+    public void onExecutorMetricsUpdate(SparkListenerExecutorMetricsUpdate e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            // Without it the event log keeps none of this (ProbeConfig.LOG_STAGE_EXECUTOR_METRICS).
+            Iterable<Object> updates = config.heartbeatMetrics ? ScalaCompat.toList(e.executorUpdates())
+                    : java.util.Collections.emptyList();
+            for (Object o : updates) {
+                scala.Tuple2<?, ?> kv = (scala.Tuple2<?, ?>) o;
+                scala.Tuple2<?, ?> stage = (scala.Tuple2<?, ?>) kv._1();
+                byte[] line = ExecutorPeaks.line(e.execId(), (ExecutorMetrics) kv._2(),
+                        ((Number) stage._1()).intValue(), ((Number) stage._2()).intValue(), ExecutorPeaks.HEARTBEAT);
+                if (line != null) {
+                    s.offer(line);
+                }
+            }
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    /** A stage's peaks per executor (Spark posts these only when replaying an event log). */
+    @Override
+    public void onStageExecutorMetrics(SparkListenerStageExecutorMetrics e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            byte[] line = ExecutorPeaks.line(e.execId(), e.executorMetrics(), e.stageId(), e.stageAttemptId(),
+                    ExecutorPeaks.STAGE);
+            if (line != null) {
+                s.offer(line);
+            }
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    /** A resource profile (the default one at start, one per {@code withResources}); repeated after each hello. */
+    @Override
+    public void onResourceProfileAdded(SparkListenerResourceProfileAdded e) {
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            s.resourceProfileAdded(e.resourceProfile().id(), Wire.resourceProfileAdded(e.resourceProfile()));
+        } catch (Throwable t) {
+            internalError(t);
+        }
+        done(s, t0);
+    }
+
+    /**
+     * Events of other components: Spark Connect's session and service events are sent
+     * ({@link Connect}, matched by class, read by reflection); every other one (SQL events...) costs
+     * one class-value lookup and is not sent.
+     */
+    @Override
+    public void onOtherEvent(SparkListenerEvent e) {
+        Connect.Reader r = Connect.of(e);
+        if (r.kind == null) {
+            return; // not counted in processing_ns either: nothing of it is read
+        }
+        long t0 = System.nanoTime();
+        Sender s = null;
+        try {
+            s = sender();
+            byte[] line = r.line(e);
+            if ("session_started".equals(r.kind)) {
+                s.sessionStarted(r.sessionId(e), line);
+            } else if ("session_closed".equals(r.kind)) {
+                s.sessionClosed(r.sessionId(e), line);
+            } else {
+                s.connectServerStarted(line);
+            }
         } catch (Throwable t) {
             internalError(t);
         }

@@ -53,6 +53,11 @@ final class SendLoop {
     /** The queued events whose lines are in {@link #out}: carried over if the agent is found gone before the write. */
     private final List<Object> pending = new ArrayList<Object>();
     private boolean warnedEncode;
+    private boolean warnedStorage;
+    /** Running tasks a replay repeats, at most this many (docs/wire-format.md). */
+    static final int MAX_RUNNING = 200000;
+    /** Task id → its task_start line, from its start to its end as written by this sender. */
+    private final java.util.LinkedHashMap<Long, byte[]> running = new java.util.LinkedHashMap<Long, byte[]>();
 
     SendLoop(Sender sender) {
         this.sender = sender;
@@ -61,13 +66,33 @@ final class SendLoop {
         this.pollNanos = Math.min(statsIntervalNanos, MAX_DELAY_NANOS);
     }
 
-    /** Sends the connect preamble, then queued events and periodic stats until closing. */
-    void stream(OutputStream os, PeerWatch peer) throws IOException {
+    /**
+     * Sends the replay (docs/wire-format.md, "Replay"): replay_start, the preamble's lines, every block
+     * manager and cached block of the driver's storage status, the task_start line of every running
+     * task, replay_end; then queued events and periodic stats until closing. {@code resumed}: this
+     * listener had sent events on an earlier connection.
+     */
+    void stream(OutputStream os, PeerWatch peer, boolean resumed) throws IOException {
         try {
+            long replayTime = System.currentTimeMillis();
+            Preamble.replayStart(out, replayTime, resumed);
             Preamble.Sent preamble = sender.preamble.snapshot();
             for (byte[] line : preamble.lines()) {
                 out.line(line);
             }
+            int[] storage = {0, 0};
+            try {
+                storage = Preamble.storage(out, replayTime);
+            } catch (Throwable t) { // the driver stopping, an RPC timeout: the replay goes on without it
+                if (!warnedStorage) {
+                    warnedStorage = true;
+                    LOG.warn("sparkprobe: could not read the driver's storage status for the replay: {}", t.toString());
+                }
+            }
+            for (byte[] line : running.values()) {
+                out.line(line);
+            }
+            Preamble.replayEnd(out, replayTime, preamble.executorCount, storage[0], storage[1], running.size());
             stats();
             for (Object item : carry) { // taken from the queue but held back when the last agent went away
                 append(item, preamble);
@@ -76,6 +101,9 @@ final class SendLoop {
             write(os, peer);
             long nextStats = System.nanoTime() + statsIntervalNanos;
             while (!sender.stopped) {
+                if (peer.closed()) { // the agent went away or sent the listener elsewhere: nothing more is written
+                    gone(peer);
+                }
                 boolean last = sender.closing; // read before taking: an event offered before close() is seen
                 int n = 0;
                 while (n < ROUND && step(preamble, os, peer)) {
@@ -131,7 +159,9 @@ final class SendLoop {
     private void append(Object item, Preamble.Sent preamble) {
         if (item instanceof Captured) {
             Captured c = (Captured) item;
+            int mark = out.size();
             if (encode(c, out)) {
+                track(c, mark);
                 pending.add(c);
             } else {
                 sender.records.give(c);
@@ -142,6 +172,20 @@ final class SendLoop {
         if (!preamble.alreadySent(line)) {
             out.line(line);
             pending.add(item);
+        }
+    }
+
+    /**
+     * Keeps each running task's task_start line (written from {@code mark}, without its newline) for
+     * the next replay, until its task_end; at most {@link #MAX_RUNNING} tasks. Sender thread only.
+     */
+    private void track(Captured c, int mark) {
+        if (c.kind == Captured.TASK_START) {
+            if (running.size() < MAX_RUNNING) {
+                running.put(c.taskId, out.copy(mark, out.size() - 1));
+            }
+        } else if (c.kind == Captured.TASK_END && !running.isEmpty()) {
+            running.remove(c.taskId);
         }
     }
 
@@ -181,15 +225,20 @@ final class SendLoop {
             return;
         }
         if (peer.closed()) {
-            carry.addAll(pending);
-            pending.clear();
-            out.clear(KEEP_BYTES);
-            throw new IOException("agent closed the connection");
+            gone(peer);
         }
         out.writeTo(os);
         os.flush(); // a no-op on a plain socket; TLS writes its records in write()
         out.clear(KEEP_BYTES);
         release(pending);
+    }
+
+    /** The agent is gone: the buffered events go back to {@link #carry} for the next connection, unwritten. */
+    private void gone(PeerWatch peer) throws IOException {
+        carry.addAll(pending);
+        pending.clear();
+        out.clear(KEEP_BYTES);
+        throw new IOException(peer.goElsewhere() ? "agent stopping" : "agent closed the connection");
     }
 
     /** Empties {@code items}, handing its captured records back to the bus thread for reuse. */

@@ -136,6 +136,28 @@ final class Sender {
         offer(line);
     }
 
+    /** Remembers a resource profile's line (repeated after each hello, {@link Preamble}), and queues it. */
+    void resourceProfileAdded(int profileId, byte[] line) {
+        offer(preamble.resourceProfileAdded(profileId, line));
+    }
+
+    /** Remembers an open Spark Connect session (repeated after each hello until it closes), and queues its line. */
+    void sessionStarted(String sessionId, byte[] line) {
+        preamble.sessionStarted(sessionId, line);
+        offer(line);
+    }
+
+    /** Forgets the session and queues its closing line. */
+    void sessionClosed(String sessionId, byte[] line) {
+        preamble.sessionClosed(sessionId);
+        offer(line);
+    }
+
+    /** Remembers that the app is a Spark Connect server (repeated after each hello), and queues the line. */
+    void connectServerStarted(byte[] line) {
+        offer(preamble.connectServerStarted(line));
+    }
+
     /** Forgets the executor (no longer repeated after a hello) and queues its removal line. */
     void executorRemoved(String execId, byte[] line) {
         preamble.executorRemoved(execId);

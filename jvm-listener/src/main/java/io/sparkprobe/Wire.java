@@ -6,6 +6,9 @@ import org.apache.spark.SparkConf;
 import org.apache.spark.Success$;
 import org.apache.spark.TaskEndReason;
 import org.apache.spark.rdd.RDDOperationScope;
+import org.apache.spark.resource.ExecutorResourceRequest;
+import org.apache.spark.resource.ResourceProfile;
+import org.apache.spark.resource.TaskResourceRequest;
 import org.apache.spark.scheduler.JobSucceeded$;
 import org.apache.spark.scheduler.SparkListenerJobEnd;
 import org.apache.spark.scheduler.SparkListenerJobStart;
@@ -96,13 +99,35 @@ final class Wire {
         return j.raw("}").end();
     }
 
-    static byte[] executorAdded(String execId, String host, int cores, long time) {
-        return new JsonLine(112)
+    static byte[] executorAdded(String execId, String host, int cores, long time, int profileId) {
+        return new JsonLine(128)
                 .raw("{\"k\":\"executor_added\",\"exec_id\":").str(execId)
                 .raw(",\"host\":").str(host)
                 .raw(",\"cores\":").num(cores)
                 .raw(",\"time\":").num(time)
+                .raw(",\"profile_id\":").num(profileId)
                 .end();
+    }
+
+    /**
+     * resource_profile_added: the profile's executor resource amounts by name (sorted, so the line is
+     * the same whatever the map's order), and its {@code cpus} task amount as an integer of at least 1,
+     * as the event-log reader takes {@code "Task Resource Requests"."cpus"."Amount"}.
+     */
+    static byte[] resourceProfileAdded(ResourceProfile rp) {
+        java.util.TreeMap<String, ExecutorResourceRequest> executor =
+                new java.util.TreeMap<String, ExecutorResourceRequest>(rp.executorResourcesJMap());
+        JsonLine j = new JsonLine(256)
+                .raw("{\"k\":\"resource_profile_added\",\"profile_id\":").num(rp.id())
+                .raw(",\"executor\":{");
+        boolean first = true;
+        for (java.util.Map.Entry<String, ExecutorResourceRequest> e : executor.entrySet()) {
+            j.raw(first ? "" : ",").str(e.getKey()).raw(":").num(e.getValue().amount());
+            first = false;
+        }
+        TaskResourceRequest cpus = rp.taskResourcesJMap().get("cpus");
+        long taskCpus = cpus == null ? 1 : Math.max(1L, (long) cpus.amount());
+        return j.raw("},\"task_cpus\":").num(taskCpus).end();
     }
 
     static byte[] executorRemoved(String execId, long time, String reason) {
@@ -165,16 +190,83 @@ final class Wire {
         return new JsonLine(40).raw("{\"k\":\"unpersist_rdd\",\"rdd_id\":").num(rddId).end();
     }
 
+    /**
+     * job_start. Only these job properties are read (they also carry Spark conf values, secrets among
+     * them): {@code callSite.short}, {@code spark.job.tags}, {@code spark.jobGroup.id},
+     * {@code spark.scheduler.pool}, {@code sql.streaming.queryId} and whether
+     * {@code spark.streaming.internal.batchTime} is set, as the event-log reader reads them. A Spark
+     * Connect job's callsite is the request's plan (a statement text): not sent.
+     */
     static byte[] jobStart(SparkListenerJobStart e) throws Exception {
-        // Only callSite.short is read: job properties also carry Spark conf values (secrets).
         java.util.Properties props = e.properties();
-        String callsite = props == null ? "" : props.getProperty("callSite.short", "");
-        JsonLine j = new JsonLine(160)
+        List<String> tags = jobTags(prop(props, "spark.job.tags"));
+        String callsite = isConnectJob(tags) ? "" : prop(props, "callSite.short");
+        String streaming = prop(props, "sql.streaming.queryId");
+        if (streaming.isEmpty() && !prop(props, "spark.streaming.internal.batchTime").isEmpty()) {
+            streaming = "dstream";
+        }
+        JsonLine j = new JsonLine(256)
                 .raw("{\"k\":\"job_start\",\"job_id\":").num(e.jobId())
                 .raw(",\"time\":").num(e.time())
                 .raw(",\"callsite\":").str(callsite)
                 .raw(",\"stage_ids\":");
-        return ints(j, ScalaCompat.seq(JOB_STAGE_IDS, e)).end();
+        ints(j, ScalaCompat.seq(JOB_STAGE_IDS, e)).raw(",\"tags\":[");
+        for (int i = 0; i < tags.size(); i++) {
+            j.raw(i == 0 ? "" : ",").str(tags.get(i));
+        }
+        return j.raw("],\"job_group\":").str(prop(props, "spark.jobGroup.id"))
+                .raw(",\"pool\":").str(prop(props, "spark.scheduler.pool"))
+                .raw(",\"streaming\":").str(streaming)
+                .end();
+    }
+
+    private static String prop(java.util.Properties props, String key) {
+        String v = props == null ? null : props.getProperty(key);
+        return v == null ? "" : v;
+    }
+
+    /**
+     * The tags of a {@code spark.job.tags} value: Spark joins them with {@code ,}; each is stripped of
+     * white space and empty ones are left out ({@code sparkprobe.events.split_job_tags}).
+     */
+    static List<String> jobTags(String value) {
+        List<String> out = new java.util.ArrayList<String>();
+        int from = 0;
+        while (from <= value.length()) {
+            int comma = value.indexOf(',', from);
+            int end = comma < 0 ? value.length() : comma;
+            String tag = strip(value, from, end);
+            if (!tag.isEmpty()) {
+                out.add(tag);
+            }
+            from = end + 1;
+        }
+        return out;
+    }
+
+    /** {@code s[from:end]} without leading and trailing white space as Python's {@code str.strip} sees it. */
+    private static String strip(String s, int from, int end) {
+        while (from < end && space(s.charAt(from))) {
+            from++;
+        }
+        while (end > from && space(s.charAt(end - 1))) {
+            end--;
+        }
+        return s.substring(from, end);
+    }
+
+    private static boolean space(char c) {
+        return Character.isWhitespace(c) || Character.isSpaceChar(c) || c == '\u0085';
+    }
+
+    /** A Spark Connect operation's job: it carries Connect's {@code SparkConnect_OperationTag_...} tag. */
+    static boolean isConnectJob(List<String> tags) {
+        for (String t : tags) {
+            if (t.startsWith("SparkConnect_OperationTag_")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     static byte[] jobEnd(SparkListenerJobEnd e) {
