@@ -164,7 +164,11 @@ def spark_factory() -> Iterator[Callable[..., Any]]:
 
     def build(app_name: str, conf: dict[str, str] | None = None, builder_hook: Any = None) -> Any:
         builder = SparkSession.builder.master("local-cluster[2,1,1024]").appName(app_name)
-        for key, value in {**BASE_CONF, **(conf or {})}.items():
+        # The driver JVM outlives a session: the test whose session starts it decides its class
+        # path, so every session puts the listener there (a later configure() needs it loaded).
+        from sparkprobe import jar_path
+
+        for key, value in {**BASE_CONF, "spark.driver.extraClassPath": jar_path(), **(conf or {})}.items():
             builder = builder.config(key, value)
         if builder_hook is not None:
             builder_hook(builder)

@@ -113,6 +113,9 @@ def test_a_cluster_mode_driver_on_the_worker_is_profiled(
             "spark.executor.memory": "512m",
             "spark.cores.max": "1",
             "spark.ui.enabled": "false",
+            # A driver the Worker launches gets none of the module flags spark-submit gives a client
+            # driver: Spark 3.5 on Java 17 needs this one to start (StorageUtils reads DirectBuffer).
+            "spark.driver.extraJavaOptions": "--add-exports=java.base/sun.nio.ch=ALL-UNNAMED",
         }
         cmd = [
             str(standalone.home / "bin" / "spark-submit"), "--master", standalone.url, "--deploy-mode", "cluster",

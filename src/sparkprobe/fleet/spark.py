@@ -117,8 +117,11 @@ def execute_on_spark(run: FleetRun, spark: Any, parquet: str | os.PathLike[str] 
         rdd = sc.parallelize(tasks, min(len(tasks), _MAX_PARTITIONS))
         records = rdd.mapPartitions(lambda part: _analyze_partition(part, limits))
         frame = spark.createDataFrame(records, schema=_schema())
-        frame.write.mode("overwrite").partitionBy("status").parquet(run_dir.as_uri())
-    written = spark.read.parquet(run_dir.as_uri())
+        # Not Path.as_uri(): it escapes the partition's "=" ("run%3D1"), which Hadoop then writes
+        # literally, and the directory is no longer a partition for a reader of the dataset.
+        target = f"file://{run_dir.as_posix()}"
+        frame.write.mode("overwrite").partitionBy("status").parquet(target)
+    written = spark.read.parquet(target)
     run.record(_result(row.asDict()) for row in written.toLocalIterator())
 
 
