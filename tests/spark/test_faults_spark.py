@@ -629,8 +629,9 @@ def test_slow_agent_does_not_slow_or_break_the_job(spark_factory: Any) -> None:
         fake.close()
     lines = fake.lines()
     assert len(fake.received) > 4 * budget  # the stream was far longer than what the agent read meanwhile
-    # The replay markers bracket what the listener repeats after each hello (docs/wire-format.md).
-    kinds = [k for x in lines if (k := x.get("k")) not in ("replay_start", "replay_end")]
+    # The replay markers bracket what the listener repeats after each hello (docs/wire-format.md),
+    # and the resource profiles Spark registered before the app started may precede app_start.
+    kinds = [k for x in lines if (k := x.get("k")) not in ("replay_start", "replay_end", "resource_profile_added")]
     # The preamble (conf, and app_start once Spark announced the app) comes first; app_start is
     # sent once either way: in the preamble, or through the queue when the listener connected first.
     assert kinds[0] in ("app_start", "conf") and kinds.count("app_start") == kinds.count("conf") == 1
