@@ -48,8 +48,12 @@ def rows_of(path: Path) -> dict[tuple[str, str], dict[str, Any]]:
     return {(a["app_id"], a["attempt_id"]): a for a in doc["apps"]}
 
 
-def test_spark_gives_the_rows_of_the_local_run(tmp_path: Path, spark_factory: Callable[..., Any]) -> None:
+def test_spark_gives_the_rows_of_the_local_run(
+    tmp_path: Path, spark_factory: Callable[..., Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     pytest.importorskip("pyspark")
+    # The in-process run below: PySpark's SparkContext takes the workers' Python from this variable.
+    monkeypatch.setenv("PYSPARK_PYTHON", sys.executable)
     logs = the_set(tmp_path)
     local = fleet(str(logs), "--jobs", "2", "--state", str(tmp_path / "local.sqlite"), "-o", str(tmp_path / "l.json"))
     assert local.returncode == 1, local.stderr  # the broken log
