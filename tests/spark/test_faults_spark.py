@@ -643,9 +643,9 @@ def test_slow_agent_does_not_slow_or_break_the_job(spark_factory: Any) -> None:
     assert all(a["dropped"] <= b["dropped"] and a["offered"] <= b["offered"] for a, b in itertools.pairwise(stats))
     # No silent loss: every event the listener took is received or counted as dropped (its queue
     # of 32 may or may not have overflowed, depending on the machine's speed and socket buffers).
-    # What the replay after the hello repeats (between replay_start and replay_end) was not offered
-    # to the queue; outside it, at most the conf line was (the preamble carries it when the
-    # listener connected before the app announced its properties).
+    # What the preamble and the replay after the hello repeat (resource profiles, block managers,
+    # conf...) was never offered to the queue, so no silent loss means at least every offered
+    # event that was not dropped arrived.
     events, replaying = [], False
     for x in lines:
         kind = x.get("k")
@@ -653,5 +653,5 @@ def test_slow_agent_does_not_slow_or_break_the_job(spark_factory: Any) -> None:
             replaying = kind == "replay_start"
         elif not replaying and kind != "listener_stats":
             events.append(x)
-    expected = final["offered"] - final["dropped"]
-    assert len(events) in (expected, expected + 1), (final, len(events))
+    assert len(events) >= final["offered"] - final["dropped"], (final, len(events))
+    assert sum(x.get("k") == "task_end" for x in events) <= final["offered"]
