@@ -85,6 +85,10 @@ def _schema() -> Any:
     return StructType([StructField(name, types[kind], True) for name, kind in {**COLUMNS, **RESULT_COLUMNS}.items()])
 
 
+#: Applications whose executors already have the package (``addPyFile`` once per SparkContext).
+_SHIPPED: set[str] = set()
+
+
 def _package_zip(directory: str) -> str:
     """A zip of this ``sparkprobe`` package (its Python files), for ``addPyFile``."""
     root = Path(sparkprobe.__file__).parent
@@ -111,16 +115,19 @@ def execute_on_spark(run: FleetRun, spark: Any, parquet: str | os.PathLike[str] 
     run_dir = out.absolute() / f"run={run.run_id}"
     sc = spark.sparkContext
     limits = run.options.read_limits
-    with tempfile.TemporaryDirectory(prefix="sparkprobe-spark-") as tmp:
-        sc.addPyFile(_package_zip(tmp))
-        sc.setJobDescription(f"sparkprobe fleet: {len(tasks):,} event logs")
-        rdd = sc.parallelize(tasks, min(len(tasks), _MAX_PARTITIONS))
-        records = rdd.mapPartitions(lambda part: _analyze_partition(part, limits))
-        frame = spark.createDataFrame(records, schema=_schema())
-        # Not Path.as_uri(): it escapes the partition's "=" ("run%3D1"), which Hadoop then writes
-        # literally, and the directory is no longer a partition for a reader of the dataset.
-        target = f"file://{run_dir.as_posix()}"
-        frame.write.mode("overwrite").partitionBy("status").parquet(target)
+    # One zip per SparkContext, kept while it lives: Spark refuses a second file of the same name,
+    # and executors added later fetch it from the driver.
+    if sc.applicationId not in _SHIPPED:
+        sc.addPyFile(_package_zip(tempfile.mkdtemp(prefix="sparkprobe-spark-")))
+        _SHIPPED.add(sc.applicationId)
+    sc.setJobDescription(f"sparkprobe fleet: {len(tasks):,} event logs")
+    rdd = sc.parallelize(tasks, min(len(tasks), _MAX_PARTITIONS))
+    records = rdd.mapPartitions(lambda part: _analyze_partition(part, limits))
+    frame = spark.createDataFrame(records, schema=_schema())
+    # Not Path.as_uri(): it escapes the partition's "=" ("run%3D1"), which Hadoop then writes
+    # literally, and the directory is no longer a partition for a reader of the dataset.
+    target = f"file://{run_dir.as_posix()}"
+    frame.write.mode("overwrite").partitionBy("status").parquet(target)
     written = spark.read.parquet(target)
     run.record(_result(row.asDict()) for row in written.toLocalIterator())
 
