@@ -154,6 +154,29 @@ def free_port() -> int:
         return port
 
 
+def new_driver_jvm() -> None:
+    """Stop the driver JVM this process runs (if any), so the next session launches its own.
+
+    pyspark keeps one driver JVM per Python process across sessions; a session whose conf sets
+    JVM options (``spark.driver.extraJavaOptions``) needs a JVM started with them.
+    """
+    from pyspark import SparkContext
+
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    if SparkContext._active_spark_context is not None:
+        raise AssertionError("a SparkContext is still running: stop it before asking for a new driver JVM")
+    proc = getattr(gateway, "proc", None)
+    gateway.shutdown()
+    if proc is not None:
+        # pyspark's gateway server exits when its stdin closes.
+        proc.stdin.close()
+        proc.wait(timeout=60)
+    SparkContext._gateway = None
+    SparkContext._jvm = None
+
+
 @pytest.fixture
 def spark_factory() -> Iterator[Callable[..., Any]]:
     """Build a real ``local-cluster[2,1,1024]`` session with extra conf; stopped after the test."""
@@ -163,6 +186,8 @@ def spark_factory() -> Iterator[Callable[..., Any]]:
     sessions: list[Any] = []
 
     def build(app_name: str, conf: dict[str, str] | None = None, builder_hook: Any = None) -> Any:
+        if "spark.driver.extraJavaOptions" in (conf or {}):
+            new_driver_jvm()  # JVM options apply only to a JVM launched with them
         builder = SparkSession.builder.master("local-cluster[2,1,1024]").appName(app_name)
         # The driver JVM outlives a session: the test whose session starts it decides its class
         # path, so every session puts the listener there (a later configure() needs it loaded).

@@ -209,6 +209,27 @@ def test_block_manager_removed_first_waits_for_the_executor_removal_cause() -> N
     assert (loss["cause"], loss["blocks"], loss["bytes"]) == ("dynamic_allocation", 1, 100)
 
 
+def test_executors_removed_after_the_app_end_end_with_the_app() -> None:
+    # Spark posts the removals of a shutdown after ApplicationEnd; the event log keeps them, the
+    # listener (closed at the end) never sends them. Both must give the same figures: none of them.
+    from sparkprobe.events import BlockManagerRemoved
+
+    state = started_app(DYNAMIC)
+    state.apply(StageSubmitted(0, 0, "s", 1, 1_000, (rdd(3),)))
+    state.apply(block("1", "rdd_3_0", 100))
+    state.apply(AppEnd(10_000))
+    before = summary(state)
+    state.apply(BlockManagerRemoved("1", 10_050))
+    state.apply(ExecutorRemoved("1", 10_100, "Worker shutting down"))
+    state.apply(block("2", "rdd_3_0", 0))
+    state.apply(UnpersistRDD(3))
+    after = summary(state)
+    assert after == before
+    assert after["cache_lost_blocks"] == 0 and after["executors_removed"] == 0
+    assert after["cached_bytes"] == {"memory": 100, "disk": 0}
+    assert after["executors"]["1"]["removed_ms"] is None
+
+
 def test_idle_threshold_from_the_apps_own_conf() -> None:
     state = started_app(Conf({"spark.sparkprobe.idleThreshold": "2s"}))
     state.check_idle(now_ms=2_500)

@@ -106,6 +106,9 @@ class AppState:
         self.attempt_id = ""
         self.start_ms = 0
         self.end_ms: int | None = None
+        #: ``ApplicationEnd`` came. Executors still running then end with the app: their removal
+        #: at shutdown (posted after it, and never sent live) is neither a removal nor a loss.
+        self.app_ended = False
         self.conf: dict[str, str] = {}
         self.settings = AppSettings(self.conf)
         #: Latest event time seen; dates block updates, which Spark sends without a timestamp.
@@ -201,6 +204,7 @@ class AppState:
     def _on_app_end(self, e: AppEnd) -> None:
         self._tick(e.time)
         self.end_ms = e.time
+        self.app_ended = True
         self.storage.app_ended()
         self.settle_removed_tasks(None)
         ledger = self.executors
@@ -269,6 +273,8 @@ class AppState:
         self.memory.profile_added(e)
 
     def _on_executor_removed(self, e: ExecutorRemoved) -> None:
+        if self.app_ended:
+            return
         self._tick(e.time)
         removal = classify_removal(e.reason, self.dynamic_allocation)
         known = self.executors.get(e.exec_id)
@@ -284,6 +290,8 @@ class AppState:
         self._tick(e.time)
 
     def _on_block_manager_removed(self, e: BlockManagerRemoved) -> None:
+        if self.app_ended:
+            return
         self._tick(e.time)
         self.storage.block_manager_removed(e.exec_id, e.time)
 
@@ -416,9 +424,13 @@ class AppState:
 
     # ------------------------------------------------------------------ blocks
     def _on_block_updated(self, e: BlockUpdated) -> None:
+        if self.app_ended:  # blocks dropped at shutdown: the app's cache ended with it
+            return
         self.storage.block_updated(e)
 
     def _on_unpersist(self, e: UnpersistRDD) -> None:
+        if self.app_ended:
+            return
         self.storage.unpersisted(e.rdd_id)
         self.policy.unpersisted(e.rdd_id, self.last_time)
 
