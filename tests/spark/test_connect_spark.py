@@ -348,14 +348,26 @@ def strings_holding(needle: str, value: Any, path: str = "") -> list[str]:
     return [path] if isinstance(value, str) and needle in value else []
 
 
+def differences(a: Any, b: Any, path: str = "") -> list[str]:
+    """Every leaf where two JSON values differ, as ``path: a != b`` (for an assertion message)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        return [d for k in sorted(set(a) | set(b), key=str) for d in differences(a.get(k), b.get(k), f"{path}.{k}")]
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        return [d for i, (x, y) in enumerate(zip(a, b, strict=True)) for d in differences(x, y, f"{path}[{i}]")]
+    return [] if a == b else [f"{path}: {a!r} != {b!r}"]
+
+
 def test_connect_live_figures_equal_the_servers_event_log(
     connect_run: tuple[dict[str, Any], dict[str, Any], Path, str],
 ) -> None:
     live, offline, _, metrics = connect_run
     assert live["app_id"] == offline["app_id"]
-    assert {k: v for k, v in live.items() if k not in TRANSPORT_ONLY} == {
-        k: v for k, v in offline.items() if k not in TRANSPORT_ONLY
-    }
+    live_figures = {k: v for k, v in live.items() if k not in TRANSPORT_ONLY}
+    offline_figures = {k: v for k, v in offline.items() if k not in TRANSPORT_ONLY}
+    assert live_figures == offline_figures, (
+        f"listener {live['listener']}, incomplete {live['incomplete']}; live != offline at:\n"
+        + "\n".join(differences(live_figures, offline_figures))
+    )
     assert tenants_of(live, "session") and live["tenants"] == offline["tenants"]
     # The figures reach /metrics: one busy series per session, summing to the app's.
     busy = [line for line in metrics.splitlines() if line.startswith("sparkprobe_tenant_busy_core_seconds_total{")
