@@ -26,8 +26,13 @@ holds on a busy machine. With ``--before REV|DIR`` the same is measured for anot
 ``--identical`` checks that both give byte-identical ``analyze --format json`` for every shared
 log. ``--before`` also adds that sparkprobe's ``analyze`` beside this one to the replay runs.
 
+``--parallel`` times ``analyze`` of every shared log in one command, ``--jobs 1`` against
+``--jobs N`` (``--parallel-jobs``, default the cores available), interleaved, best of ``--repeat``,
+and checks that both write the same bytes.
+
 Run:  PYTHONPATH=src python benchmarks/offline.py [--tasks 200000] [--tasks 1000000 for the full size]
       PYTHONPATH=src python benchmarks/offline.py --shared --before main --identical
+      PYTHONPATH=src python benchmarks/offline.py --parallel
 """
 
 from __future__ import annotations
@@ -219,6 +224,33 @@ def run_shared(args: argparse.Namespace, report: Report, work: Path) -> None:
                    note=("differ: " + ", ".join(differ)) if differ else "")
 
 
+def run_parallel(args: argparse.Namespace, report: Report, work: Path) -> None:
+    """``--parallel``: ``analyze`` of the whole shared corpus, serial against ``--jobs N``."""
+    from sparkprobe.offline import default_jobs
+
+    jobs = args.parallel_jobs or default_jobs()
+    logs = [str(p) for p in every_shared_log()]
+    runs: dict[int, list[ChildRun]] = {1: [], jobs: []}
+    outputs: dict[int, bytes] = {}
+    for r in range(args.repeat):
+        for n in runs:
+            out = work / f"jobs-{n}.json"
+            cmd = [sys.executable, "-m", "sparkprobe.cli", "analyze", *logs, "--jobs", str(n), "--format", "json",
+                   "-o", str(out)]
+            run = run_child(cmd, env=env_with_src(), timeout=3600)
+            runs[n].append(run)
+            outputs[n] = out.read_bytes()
+            print(f"  [{r + 1}] analyze --jobs {n}, {len(logs)} logs: {run.wall_s:.2f}s wall, {run.cpu_s:.2f}s CPU "
+                  f"(exit {run.returncode})  [load {loadavg()}]", flush=True)
+    serial, parallel = min(r.wall_s for r in runs[1]), min(r.wall_s for r in runs[jobs])
+    report.details["parallel"] = {str(n): [dataclasses.asdict(r) | {"stdout": ""} for r in rs] for n, rs in runs.items()}
+    report.add(f"analyze of {len(logs)} shared logs, --jobs 1, best wall", serial, "s")
+    report.add(f"analyze of {len(logs)} shared logs, --jobs {jobs}, best wall", parallel, "s",
+               note=f"×{serial / parallel:.2f} of the serial run")
+    report.add(f"--jobs {jobs} report byte-identical to --jobs 1", outputs[1] == outputs[jobs], goal="True",
+               ok=outputs[1] == outputs[jobs])
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--tasks", type=int, default=200_000, help="tasks in the log (default 200000; full size 1000000)")
@@ -241,15 +273,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="--shared: keep the top N functions of a cProfile of this tree's analyze of each log")
     ap.add_argument("--identical", action="store_true",
                     help="--shared: check analyze --format json is byte-identical to --before on every shared log")
+    ap.add_argument("--parallel", action="store_true",
+                    help="analyze of every shared log: --jobs 1 against --jobs N, and the same bytes")
+    ap.add_argument("--parallel-jobs", type=int, default=0, help="--parallel: N (default the cores available)")
     ap.add_argument("--name", default="offline", help="result file name (<out>/<name>.json)")
     ap.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = ap.parse_args(argv)
     report = Report(args.name, params={k: v for k, v in vars(args).items() if k not in ("out", "name")})
-    if args.shared:
+    if args.shared or args.parallel:
         work = Path(tempfile.mkdtemp(prefix="sparkprobe-bench-offline-"))
         try:
-            print(f"[offline --shared] load {loadavg()}", flush=True)
-            run_shared(args, report, work)
+            print(f"[offline {'--shared' if args.shared else '--parallel'}] load {loadavg()}", flush=True)
+            (run_shared if args.shared else run_parallel)(args, report, work)
         finally:
             shutil.rmtree(work, ignore_errors=True)
         report.write(args.out)

@@ -258,6 +258,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--wall-bound", type=float, default=10.0, metavar="PCT",
         help="the advisor recommends the cheapest policy predicted at most PCT %% slower than the run (10)",
     )
+    p.add_argument(
+        "--jobs", type=int, default=None, metavar="N",
+        help="read N logs at a time, each in a worker process (default: the cores available); "
+        "the report is the serial run's",
+    )
     add_price_arguments(p)
     _add_max_tenants(p)
     _add_max_line_bytes(p)

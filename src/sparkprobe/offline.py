@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import functools
+import os
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import TextIO
 
 from sparkprobe.analysis.policy import DEFAULT_WALL_BOUND
@@ -17,7 +19,15 @@ from sparkprobe.model import AppReport, SourceInfo
 from sparkprobe.outputs.report import format_text, write_json
 from sparkprobe.sources.eventlog import EventLogError, LogReader, LogSource, ReadLimits, check_event_log, scan
 
-__all__ = ["analyze_source", "read_limits_of", "run_analyze"]
+__all__ = ["analyze_source", "default_jobs", "read_limits_of", "run_analyze"]
+
+
+def default_jobs() -> int:
+    """The cores this process may run on: ``analyze --jobs``'s default."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on every platform (macOS)
+        return max(1, os.cpu_count() or 1)
 
 
 class _Progress:
@@ -92,16 +102,80 @@ def read_limits_of(args: argparse.Namespace) -> ReadLimits:
     return ReadLimits(max_line_bytes=args.max_line_bytes)
 
 
+@dataclass(frozen=True)
+class _Job:
+    """One log of an ``analyze`` run: everything a worker needs to report it."""
+
+    index: int
+    source: LogSource
+    limits: Limits
+    policies: Sequence[Mapping[str, str]] = ()
+    wall_bound: float = DEFAULT_WALL_BOUND
+    read_limits: ReadLimits = field(default_factory=ReadLimits)
+
+
+@dataclass(frozen=True)
+class _Done:
+    """A job's outcome: its report, or why it has none (a message for stderr)."""
+
+    index: int
+    report: AppReport | None
+    error: str = ""
+
+
+def _run_job(job: _Job, progress: Callable[[int], None] | None = None) -> _Done:
+    """Analyze one log; the reader's refusals and unreadable files are an outcome, not an exception."""
+    try:
+        report = analyze_source(job.source, job.limits, progress, policies=job.policies,
+                                wall_bound=job.wall_bound, read_limits=job.read_limits)
+    except EventLogError as exc:
+        return _Done(job.index, None, str(exc))
+    except OSError as exc:
+        return _Done(job.index, None, f"cannot read: {exc}")
+    return _Done(job.index, report)
+
+
+def _died(job: _Job, how: str) -> _Done:
+    return _Done(job.index, None, f"the worker reading it died ({how})")
+
+
+def _run_jobs(jobs: list[_Job], workers: int, progress: _Progress) -> Iterator[_Done]:
+    """Each job's outcome, in the jobs' order: in this process, or ``workers`` processes at a time."""
+    if workers <= 1 or len(jobs) <= 1:
+        for job in jobs:
+            name = job.source.name
+            progress.update(job.index + 1, name, 0, force=True)
+            yield _run_job(job, functools.partial(progress.update, job.index + 1, name))
+        return
+    from sparkprobe._workers import Workers
+
+    done: dict[int, _Done] = {}
+    next_out = 0
+    with Workers(min(workers, len(jobs)), _run_job, _died, name="sparkprobe-analyze-worker") as pool:
+        for finished, outcome in enumerate(pool.map(jobs), 1):
+            progress.update(finished, jobs[outcome.index].source.name, 0, force=True)
+            done[outcome.index] = outcome
+            while next_out in done:  # in order, so the output is the serial run's
+                yield done.pop(next_out)
+                next_out += 1
+
+
 def run_analyze(args: argparse.Namespace) -> int:
     """Analyze every application under ``args.paths``; write text or JSON; exit 1 on any failure.
 
     A path or a log that cannot be used (missing, unreadable, a symlink loop, not a Spark event
     log, a decompression bomb) is reported on stderr and the others are still analysed.
+    ``args.jobs`` logs are read at a time, each in a worker process of its own (default: the
+    cores available); the report is the same as a serial run's, in the same order.
     """
     try:
         read_limits = read_limits_of(args)
     except ValueError as exc:
         print(f"sparkprobe analyze: {exc}", file=sys.stderr)
+        return 2
+    workers = getattr(args, "jobs", None) or default_jobs()
+    if workers < 1:
+        print(f"sparkprobe analyze: --jobs must be at least 1, not {workers}", file=sys.stderr)
         return 2
     found = scan(args.paths, max_depth=1)
     for problem in found.problems:
@@ -113,29 +187,19 @@ def run_analyze(args: argparse.Namespace) -> int:
     progress = _Progress(sys.stderr, len(sources))
     policies = [g for g in (getattr(args, "policies", None) or []) if g]
     wall_bound = max(0.0, float(getattr(args, "wall_bound", DEFAULT_WALL_BOUND * 100))) / 100
+    limits = Limits(price_core_hour=getattr(args, "price_core_hour", None),
+                    price_gib_hour=getattr(args, "price_gib_hour", None),
+                    max_tenants=args.max_tenants)
+    jobs = [_Job(i, source, limits, policies, wall_bound, read_limits) for i, source in enumerate(sources)]
     apps: list[AppReport] = []
     failed = len(found.problems)
-    for i, source in enumerate(sources, 1):
-        progress.update(i, source.name, 0, force=True)
-        limits = Limits(price_core_hour=getattr(args, "price_core_hour", None),
-                        price_gib_hour=getattr(args, "price_gib_hour", None),
-                        max_tenants=args.max_tenants)
-        try:
-            report = analyze_source(
-                source, limits, progress=functools.partial(progress.update, i, source.name),
-                policies=policies, wall_bound=wall_bound, read_limits=read_limits,
-            )
-        except EventLogError as exc:
+    for outcome in _run_jobs(jobs, workers, progress):
+        if outcome.report is None:
             failed += 1
             progress.done()
-            print(f"sparkprobe analyze: {source.name}: {exc}", file=sys.stderr)
+            print(f"sparkprobe analyze: {sources[outcome.index].name}: {outcome.error}", file=sys.stderr)
             continue
-        except OSError as exc:
-            failed += 1
-            progress.done()
-            print(f"sparkprobe analyze: {source.name}: cannot read: {exc}", file=sys.stderr)
-            continue
-        apps.append(report)
+        apps.append(outcome.report)
     progress.done()
     with _output(args.output) as out:
         if args.format == "json":

@@ -272,3 +272,23 @@ def test_analyze_reports_every_bad_file_once_and_analyses_the_rest(tmp_path: Pat
         assert len(mentions) == 1 and why in mentions[0], (name, stderr)
     assert len(stderr.splitlines()) == len(bad), stderr
     assert peak < 400, f"analyze peaked at {peak:.0f} MiB"
+
+
+def test_analyze_in_parallel_writes_the_serial_report(tmp_path: Path) -> None:
+    """``--jobs 3`` reads logs in worker processes: the same report bytes, messages and exit code as ``--jobs 1``."""
+    logs = sorted(p for p in (EVENTLOGS / "recorded").iterdir() if p.is_dir())
+    public = ("app-20161115172038-0000", "eventlog_3nodes_12cores_exec_removed")
+    logs += [EVENTLOGS / "public" / name for name in public]
+    random_bytes(tmp_path / "app-random")
+    paths = [str(p) for p in logs] + [str(tmp_path / "app-random")]
+    what_if = ("--what-if", "spark.dynamicAllocation.executorIdleTimeout=30s")
+    runs = {}
+    for jobs in ("1", "3"):
+        out = tmp_path / f"report-{jobs}.json"
+        code, _, stderr, _ = run_cli("analyze", *paths, *what_if, "--jobs", jobs, "--format", "json", "-o", str(out))
+        runs[jobs] = (code, stderr.splitlines(), out.read_bytes())
+    assert runs["3"] == runs["1"]
+    code, stderr_lines, body = runs["1"]
+    assert code == 1 and len(stderr_lines) == 1, stderr_lines
+    assert "app-random" in stderr_lines[0] and "not a Spark event log" in stderr_lines[0]
+    assert len(json.loads(body)["apps"]) >= len(logs)

@@ -1,180 +1,30 @@
-"""Worker processes that read logs in parallel, each in bounded memory, surviving their own deaths.
+"""The fleet's worker processes: each reads whole logs into rows (:func:`~sparkprobe.fleet.work.analyze_task`).
 
-Each worker is a process of its own (``spawn``: nothing of the parent's state is inherited) that
-takes one :class:`~sparkprobe.fleet.work.LogTask` at a time and answers with its
-:class:`~sparkprobe.fleet.work.LogResult`. A worker's address space can be capped
-(``--worker-memory``, ``RLIMIT_AS``): a log that needs more fails with "out of memory" instead of
-taking the machine. A worker that dies anyway (killed, a crash in a native library) is replaced,
-and the log it held is a failure of its own; the other logs go on. ``concurrent.futures`` marks
-the whole pool broken when one worker dies, and ``multiprocessing.Pool`` waits forever for the
-lost task, hence this small pool.
+The pool itself (spawned workers, an address-space cap, a dead worker's log a failure of its own)
+is :class:`sparkprobe._workers.Workers`, which ``analyze --jobs`` uses too.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
-import signal
-from collections import deque
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
-from typing import Any, Final
+import functools
 
+from sparkprobe._workers import Workers
 from sparkprobe.fleet.work import LogResult, LogTask, analyze_task
 from sparkprobe.sources.eventlog import ReadLimits
 
 __all__ = ["WorkerPool"]
 
 
-def _worker_main(conn: Connection, read_limits: ReadLimits, memory_bytes: int) -> None:
-    """A worker's loop: task in, result out, until told to stop (None) or the parent goes away."""
-    # The parent handles Ctrl-C for the whole run (a terminal sends SIGINT to every process of
-    # its group): a worker must not die of it halfway through a log the parent still counts.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if memory_bytes > 0:
-        import resource
-
-        resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    while True:
-        try:
-            task = conn.recv()
-        except (EOFError, OSError):
-            return
-        if task is None:
-            return
-        conn.send(analyze_task(task, read_limits))
+def _died(task: LogTask, how: str) -> LogResult:
+    return LogResult(task.identity, None, f"the worker reading it died ({how})", 0.0)
 
 
-@dataclass(slots=True)
-class _Worker:
-    process: Any
-    conn: Connection
-    task: LogTask | None = None
-    answered: int = 0
-
-#: Workers in a row that died before answering anything: past this, workers cannot start at all
-#: (a broken installation), and the run stops instead of failing every log.
-_MAX_STILLBORN: Final = 3
-
-
-class WorkerPool:
-    """``jobs`` worker processes; :meth:`map` yields results as they come (in any order)."""
+class WorkerPool(Workers[LogTask, LogResult]):
+    """``jobs`` fleet workers; a log that needs more than ``memory_bytes`` of address space fails alone."""
 
     def __init__(self, jobs: int, read_limits: ReadLimits | None = None, memory_bytes: int = 0) -> None:
-        if jobs < 1:
-            raise ValueError(f"jobs must be at least 1, not {jobs}")
-        self.jobs = jobs
         self.read_limits = read_limits or ReadLimits()
-        self.memory_bytes = memory_bytes
-        self._ctx = multiprocessing.get_context("spawn")
-        self._workers: list[_Worker] = []
-        #: Workers that died while reading a log (and were replaced).
-        self.deaths = 0
-        self._stillborn = 0
-
-    def _start(self) -> _Worker:
-        parent, child = self._ctx.Pipe()
-        process = self._ctx.Process(
-            target=_worker_main, args=(child, self.read_limits, self.memory_bytes), daemon=True,
-            name="sparkprobe-fleet-worker",
+        super().__init__(
+            jobs, functools.partial(analyze_task, read_limits=self.read_limits), _died,
+            memory_bytes=memory_bytes, name="sparkprobe-fleet-worker",
         )
-        process.start()
-        child.close()
-        return _Worker(process, parent)
-
-    def map(self, tasks: Iterable[LogTask]) -> Iterator[LogResult]:
-        """Run every task; yield each result as soon as its worker answers."""
-        pending = deque(tasks)
-        while len(self._workers) < min(self.jobs, max(1, len(pending))):
-            self._workers.append(self._start())
-        for worker in self._workers:
-            self._give(worker, pending)
-        while any(w.task is not None for w in self._workers):
-            waitables: dict[Any, _Worker] = {}
-            for w in self._workers:
-                if w.task is not None:
-                    waitables[w.conn] = w
-                    waitables[w.process.sentinel] = w
-            for ready in wait(list(waitables)):
-                worker = waitables[ready]
-                if worker.task is None:
-                    continue  # answered and died in the same wait: handled once
-                result = self._receive(worker)
-                if result is None:
-                    continue
-                yield result
-                self._give(worker, pending)
-
-    def _give(self, worker: _Worker, pending: deque[LogTask]) -> None:
-        if not pending:
-            return
-        worker.task = pending.popleft()
-        for _ in range(2):
-            if not worker.process.is_alive():  # died between two logs: nobody's fault
-                self._replace(worker)
-            try:
-                worker.conn.send(worker.task)
-                return
-            except OSError:
-                continue
-        raise RuntimeError("cannot start a fleet worker process")
-
-    def _replace(self, worker: _Worker) -> None:
-        worker.process.join()
-        worker.conn.close()
-        fresh = self._start()
-        worker.process, worker.conn = fresh.process, fresh.conn
-
-    def _receive(self, worker: _Worker) -> LogResult | None:
-        """The worker's answer; on its death, a failure for its log (and a fresh worker in its place)."""
-        task = worker.task
-        assert task is not None
-        try:
-            if worker.conn.poll():
-                result: LogResult = worker.conn.recv()
-                worker.task = None
-                worker.answered += 1
-                self._stillborn = 0
-                return result
-        except (EOFError, OSError):
-            pass
-        if worker.process.is_alive():
-            return None  # woken by a sentinel race; the answer comes later
-        worker.process.join()
-        code = worker.process.exitcode
-        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit code {code}"
-        self.deaths += 1
-        if worker.answered == 0:
-            self._stillborn += 1
-            if self._stillborn >= _MAX_STILLBORN:
-                raise RuntimeError(f"fleet worker processes die before reading any log ({how}): see their stderr")
-        self._replace(worker)
-        worker.answered = 0
-        worker.task = None
-        return LogResult(task.identity, None, f"the worker reading it died ({how})", 0.0)
-
-    def close(self) -> None:
-        """Stop every worker: politely, then for good (an interrupted run does not wait for logs)."""
-        for worker in self._workers:
-            if worker.task is None:
-                try:
-                    worker.conn.send(None)
-                except OSError:
-                    pass
-        for worker in self._workers:
-            worker.process.join(timeout=2 if worker.task is None else 0)
-            if worker.process.is_alive():
-                worker.process.terminate()
-                worker.process.join(timeout=5)
-            if worker.process.is_alive():
-                os.kill(worker.process.pid, signal.SIGKILL)
-                worker.process.join()
-            worker.conn.close()
-        self._workers.clear()
-
-    def __enter__(self) -> WorkerPool:
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self.close()
