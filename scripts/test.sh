@@ -50,7 +50,8 @@ for line in $SPARK_LINES; do
   # copy installed last time, and the tests would run the old listener and package.
   "$venv/bin/pip" install -q --force-reinstall --no-deps "$wheel"
   # The src/ layout keeps the checkout off sys.path: the tests import the installed wheel.
-  SPARKPROBE_EXPECT_PYSPARK="$line" "$venv/bin/python" -m pytest "$@" || status=$?
+  # --durations: the slowest tests of each line, for keeping the run under its time limit.
+  SPARKPROBE_EXPECT_PYSPARK="$line" "$venv/bin/python" -m pytest --durations=15 "$@" || status=$?
 done
 echo "== static checks"
 .venv-spark-${SPARK_LINES##* }/bin/ruff check src tests benchmarks grafana || status=1

@@ -97,6 +97,8 @@ def listed(url: str, expect: int, timeout_s: float = 180) -> list[dict[str, Any]
                 return apps
         except OSError:
             pass  # not listening yet
+        except ValueError:
+            apps = []  # starting: its UI answers with an HTML page before the REST API is mounted
         time.sleep(1)
     raise AssertionError(f"the History Server listed {apps} within {timeout_s}s, not {expect} attempts")
 
