@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sparkprobe.analysis.causes import classify_removal
-from sparkprobe.model import RemovalCause
+from sparkprobe.model import IdleCause, RemovalCause, WasteCause
 
 
 @pytest.mark.parametrize(
@@ -53,3 +53,10 @@ def test_only_a_decommission_is_decommissioned() -> None:
     assert classify_removal("Executor decommission: spark scale down", True).decommissioned
     assert classify_removal("Executor decommission.", None).decommissioned
     assert not classify_removal("Executor killed by driver.", True).decommissioned
+
+
+def test_every_idle_cause_is_a_waste_cause() -> None:
+    # Cost charges idle time to WasteCause(idle_cause.value) (analysis/cost.py): an idle cause added
+    # without its waste twin would raise there at run time, on the first app that has it.
+    assert {c.value for c in IdleCause} | {"unused_while_busy"} == {c.value for c in WasteCause}
+

@@ -15,7 +15,7 @@ from conftest import EVENTLOGS
 from sparkprobe.analysis.policy import PolicyError, policy_from_conf, simulate
 from sparkprobe.analysis.policy.allocation import TargetRule, idle_deadline, next_poll
 from sparkprobe.analysis.policy.policy import INFINITE_MS
-from sparkprobe.analysis.policy.recorder import MAX_POLICY_STAGES
+from sparkprobe.analysis.policy.recorder import MAX_POLICY_STAGES, _alone_on_host
 from sparkprobe.analysis.policy.sketch import GROWTH, MAX_BUCKETS, DurationSketch
 from sparkprobe.analysis.report import build_report
 from sparkprobe.analysis.state import AppState
@@ -147,8 +147,11 @@ def test_sketch_is_bounded_and_keeps_count_sum_and_max_exact() -> None:
 
 
 # ---------------------------------------------------------------------------- the replay
-def _app(conf: dict[str, str], gap_ms: int, cached: bool) -> AppState:
-    """Two executors, a 4-task stage (caching RDD 1 when ``cached``), a driver gap, the same stage again."""
+def _app(conf: dict[str, str], gap_ms: int, cached: bool, together: bool = False) -> AppState:
+    """Two executors, a 4-task stage (caching RDD 1 when ``cached``), a driver gap, the same stage again.
+
+    ``together``: each wave's two tasks are both launched before either ends (as on a cluster).
+    """
     state = AppState("app-1")
     state.apply(Conf({"spark.master": "local-cluster[2,1,1024]", **conf}))
     state.apply(AppStart("app-1", "sim", "u", 0, "4.0.1"))
@@ -160,13 +163,18 @@ def _app(conf: dict[str, str], gap_ms: int, cached: bool) -> AppState:
     for stage in (0, 1):
         state.apply(StageSubmitted(stage, 0, "s", 4, t, rdds))
         for wave in range(2):
+            ends = []
             for ex in ("0", "1"):
                 part = wave * 2 + int(ex)
                 duration = 1000 if stage == 0 or not cached else 200
                 start = t + wave * duration
                 state.apply(TaskStart(task_id, stage, 0, part, part, 0, ex, start))
-                state.apply(TaskEnd(task_id, stage, 0, part, part, 0, ex, start, start + duration, "success"))
+                ends.append(TaskEnd(task_id, stage, 0, part, part, 0, ex, start, start + duration, "success"))
+                if not together:
+                    state.apply(ends.pop())
                 task_id += 1
+            for end in ends:
+                state.apply(end)
         t += 2 * (1000 if stage == 0 or not cached else 200)
         state.apply(StageCompleted(stage, 0, "s", 4, t, "", rdds))
         if stage == 0:
@@ -238,6 +246,33 @@ def test_a_local_cluster_holds_no_more_executors_than_its_workers_fit() -> None:
     assert rec.executor_memory_mib == 600
     capped = simulate(rec, policy_from_conf(bigger.conf, {DA + "enabled": "true"}, spark_version="4.0.1"))
     assert capped.peak_executors == 2
+
+
+def test_start_ups_on_one_host_are_shared_and_replayed_as_their_time_alone() -> None:
+    # Processor sharing: A alone 0-1 s, with B 1-6 s, B alone 6-7 s: 1 + 2.5 s each.
+    assert _alone_on_host([(0, 6000, False), (1000, 7000, False)]) == ((), 3500.0)
+    assert _alone_on_host([(0, 8000, True), (0, 8000, True), (500, 500, False)]) == ((4000, 4000), 0.0)
+    conf = {DA + "enabled": "true", DA + "executorIdleTimeout": "2s", DA + "initialExecutors": "2",
+            DA + "maxExecutors": "2"}
+    # local-cluster: both executors asked for at start registered together after 1 s: 0.5 s each alone.
+    shared = _app(conf, gap_ms=1_000, cached=False, together=True)
+    rec = shared.policy.recording(shared.now_or_end(None))
+    assert rec.shared_host and rec.initial_offsets_ms == (500, 500)
+    assert rec.fresh_sharing_mean == 1.5  # the first wave: one executor warming at the first launch, two at the next
+    own = simulate(rec, rec.recorded_policy)  # type: ignore[arg-type]
+    one = simulate(rec, policy_from_conf(shared.conf, {DA + "maxExecutors": "1", DA + "initialExecutors": "1"},
+                                         spark_version="4.0.1"))
+    # Another master's executors are on hosts the events do not say are shared: delays as recorded.
+    apart = _app({**conf, "spark.master": "spark://h:7077"}, gap_ms=1_000, cached=False, together=True)
+    rec_apart = apart.policy.recording(apart.now_or_end(None))
+    assert not rec_apart.shared_host and rec_apart.initial_offsets_ms == (1000, 1000)
+    assert simulate(rec_apart, rec_apart.recorded_policy) == own  # type: ignore[arg-type]
+    one_apart = simulate(rec_apart, policy_from_conf(apart.conf, {DA + "maxExecutors": "1",
+                                                                 DA + "initialExecutors": "1"}, spark_version="4.0.1"))
+    # Alone on the shared host, the executor arrives 0.5 s after the start (not 1 s): it is held
+    # 0.5 s longer before the first stage (submitted at 2 s), the rest is the same.
+    assert one.allocated_core_seconds == pytest.approx(one_apart.allocated_core_seconds + 0.5)
+    assert (one.wall_seconds, one.busy_core_seconds) == (one_apart.wall_seconds, one_apart.busy_core_seconds)
 
 
 @pytest.mark.parametrize("log", RECORDED)

@@ -40,6 +40,8 @@ __all__ = ["MAX_POLICY_STAGES", "PolicyRecorder", "RddRecord", "Recording", "Sta
 MAX_POLICY_STAGES = 20_000
 #: Delay samples kept for the initial executors' arrival (the rest only add to the sums).
 _MAX_OFFSETS = 256
+#: Executor start-ups (request to registration) kept for a shared host's inversion (local-cluster).
+_MAX_STARTUPS = 1024
 #: Requests waiting for an executor in the replay (older ones are dropped when over).
 _MAX_OUTSTANDING = 10_000
 #: A release later than this after its deadline is not a sample of the release latency.
@@ -76,6 +78,9 @@ class StageRecord:
     fresh_plain: tuple[int, int]
     #: Its tasks wrote shuffle output (executors that ran them hold shuffle data).
     shuffle_map: bool
+    #: Σ over its fresh tasks of the executors in their first wave when the task launched (itself
+    #: included): how many fresh JVMs warmed up together (0: not recorded).
+    fresh_sharing: int = 0
 
     @property
     def tasks(self) -> int:
@@ -143,6 +148,15 @@ class Recording:
     executor_memory_mib: int
     #: Why the run cannot be replayed ("" when it can).
     unavailable: str
+    #: Every executor starts on one machine and shares it with the others starting at once (a
+    #: ``local-cluster`` master: its workers are processes of the driver's machine). The start-up
+    #: delays above are then each executor's time alone, and the replay shares the host among the
+    #: executors starting together (docs/advice.md, "One host").
+    shared_host: bool = False
+    #: The mean of the executors in their first wave at a fresh task's launch, over the run's
+    #: fresh tasks (1.0 without any): on a shared host, ``fresh_penalty_ms / fresh_sharing_mean``
+    #: is a fresh executor's penalty alone.
+    fresh_sharing_mean: float = 1.0
 
 
 _LOCAL_CLUSTER = re.compile(r"local-cluster\[\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*\]")
@@ -183,11 +197,55 @@ def _fresh_penalty(rows: list[StageRecord]) -> float:
     return max(0.0, extra / count) if count else 0.0
 
 
+def _alone_on_host(startups: list[tuple[int, int, bool]]) -> tuple[tuple[int, ...], float | None]:
+    """Each start-up's time alone on a host whose concurrent start-ups share it equally.
+
+    A JVM's start-up keeps a small machine's cores busy (class loading, JIT compiler threads):
+    on the 2-core test machine two executors of ``local-cluster`` started together registered
+    after 5.2-9.0 s, one alone after 3.1-4.8 s. Under processor sharing an executor starting
+    while ``n - 1`` others start progresses at ``1/n``, so its time alone is the integral of
+    ``1/n(t)`` over its own start-up. Returns the initial executors' times (sorted) and the mean
+    of the others (None without one), the shapes of ``Recording.initial_offsets_ms`` and
+    ``request_delay_ms``.
+    """
+    points = sorted({t for asked, registered, _ in startups for t in (asked, registered)})
+    index = {t: i for i, t in enumerate(points)}
+    starting = [0] * len(points)  # start-ups under way in [points[i], points[i + 1])
+    for asked, registered, _ in startups:
+        starting[index[asked]] += 1
+        starting[index[registered]] -= 1
+    # alone[i]: the time alone accumulated from points[0] to points[i].
+    alone = [0.0] * len(points)
+    running = 0
+    for i in range(len(points) - 1):
+        running += starting[i]
+        alone[i + 1] = alone[i] + ((points[i + 1] - points[i]) / running if running > 0 else 0.0)
+    initial: list[int] = []
+    later: list[float] = []
+    for asked, registered, at_start in startups:
+        solo = alone[index[registered]] - alone[index[asked]]
+        if at_start:
+            initial.append(round(solo))
+        else:
+            later.append(solo)
+    return tuple(sorted(initial)[:_MAX_OFFSETS]), (sum(later) / len(later) if later else None)
+
+
+def _fresh_sharing_mean(rows: list[StageRecord]) -> float:
+    """The mean of ``fresh_sharing`` per fresh task over the stages that recorded it (1.0: none)."""
+    together = tasks = 0
+    for row in rows:
+        if row.fresh_sharing:
+            together += row.fresh_sharing
+            tasks += row.fresh_computed[0] + row.fresh_plain[0]
+    return together / tasks if tasks else 1.0
+
+
 class _Active:
     """A running stage attempt's accumulators."""
 
     __slots__ = (
-        "after", "computed", "delay_ms", "first_launch", "free_at_submit", "fresh", "job_id",
+        "after", "computed", "delay_ms", "first_launch", "free_at_submit", "fresh", "fresh_sharing", "job_id",
         "last_finish", "num_tasks", "persisted", "plain", "shuffle_map", "started", "submit_ms",
     )
 
@@ -207,6 +265,7 @@ class _Active:
         self.plain = DurationSketch()
         # [count, Σ ms] of fresh-executor tasks that computed, and of the others.
         self.fresh = [[0, 0], [0, 0]]
+        self.fresh_sharing = 0
         self.shuffle_map = False
 
 
@@ -239,9 +298,15 @@ class PolicyRecorder:
         self._release = DurationSketch()
         self._request_sum = self._request_n = 0
         self._initial_offsets: list[int] = []
+        # (asked, registered, asked for at start) of each executor's start-up, for a shared host.
+        self._startups: list[tuple[int, int, bool]] = []
         # Per executor: [tasks launched, launch time of the first task past its first wave]. The
         # first wave (as many tasks as it has slots) runs on a cold JVM.
         self._waves: dict[str, list[int]] = {}
+        # First-wave tasks running per executor, and each such task's count of executors in their
+        # first wave at its launch (itself included): fresh JVMs warming up together.
+        self._fresh_running: dict[str, int] = {}
+        self._fresh_together: dict[int, int] = {}
         self._peak = 0
         self._removed_any = False
         self._profiles = False
@@ -349,9 +414,15 @@ class PolicyRecorder:
             else:
                 self._request_sum += max(0, time - asked)
                 self._request_n += 1
+            self._add_startup(app.start_ms if at_start else asked, time, at_start)
         elif not self._removed_any and not dynamic:
             # Static allocation: every executor until the first removal was asked for at start.
             self._add_offset(time - app.start_ms)
+            self._add_startup(app.start_ms, time, True)
+
+    def _add_startup(self, asked: int, registered: int, at_start: bool) -> None:
+        if len(self._startups) < _MAX_STARTUPS:
+            self._startups.append((asked, max(asked, registered), at_start))
 
     def _add_offset(self, offset: int) -> None:
         if len(self._initial_offsets) < _MAX_OFFSETS:
@@ -429,6 +500,9 @@ class PolicyRecorder:
             slots = max(1, ex.cores // app.task_cpus) if ex is not None else 1
             if wave[0] == slots + 1:
                 wave[1] = e.launch
+            elif wave[1] < 0:
+                self._fresh_running[e.exec_id] = self._fresh_running.get(e.exec_id, 0) + 1
+                self._fresh_together[e.task_id] = len(self._fresh_running)
         if active.first_launch is None or e.launch < active.first_launch:
             active.first_launch = e.launch
             ex = app.executors.get(e.exec_id)
@@ -441,6 +515,13 @@ class PolicyRecorder:
     def task_ended(self, e: TaskEnd, status: TaskStatus, computed: tuple[int, ...]) -> None:
         """A task attempt ended; ``computed``: the persisted RDDs whose partition it computed (not read)."""
         self._advance(e.finish)
+        together = self._fresh_together.pop(e.task_id, 0)
+        if together:
+            left = self._fresh_running.get(e.exec_id, 1) - 1
+            if left > 0:
+                self._fresh_running[e.exec_id] = left
+            else:
+                self._fresh_running.pop(e.exec_id, None)
         active = self._active.get((e.stage_id, e.stage_attempt))
         if active is None or status is TaskStatus.RESUBMITTED:
             return
@@ -469,6 +550,7 @@ class PolicyRecorder:
             acc = active.fresh[0 if computed else 1]
             acc[0] += 1
             acc[1] += span
+            active.fresh_sharing += max(1, together)
         else:
             (active.computed if computed else active.plain).add(span)
 
@@ -507,6 +589,7 @@ class PolicyRecorder:
             fresh_computed=(active.fresh[0][0], active.fresh[0][1]),
             fresh_plain=(active.fresh[1][0], active.fresh[1][1]),
             shuffle_map=active.shuffle_map,
+            fresh_sharing=active.fresh_sharing,
         ))
         if self._last_end_ms is None or time >= self._last_end_ms:
             self._last_end_row = len(self.rows) - 1
@@ -577,6 +660,11 @@ class PolicyRecorder:
         if policy is not None and not policy.dynamic and policy.instances is not None and not standalone:
             if policy.instances > max(self._peak, 1):
                 capacity = max(self._peak, 1)
+        workers = local_cluster_workers(master)
+        initial_offsets = tuple(sorted(self._initial_offsets))
+        request_delay = self._request_sum / self._request_n if self._request_n else None
+        if workers is not None and self._startups:
+            initial_offsets, request_delay = _alone_on_host(self._startups)
         return Recording(
             start_ms=app.start_ms,
             end_ms=end,
@@ -587,8 +675,8 @@ class PolicyRecorder:
             executor_cores=self._mode_cores(),
             task_cpus=app.task_cpus,
             recorded_policy=policy,
-            initial_offsets_ms=tuple(sorted(self._initial_offsets)),
-            request_delay_ms=self._request_sum / self._request_n if self._request_n else None,
+            initial_offsets_ms=initial_offsets,
+            request_delay_ms=request_delay,
             release_latency_ms=_median(self._release),
             launch_latency_ms=self._launch_sum / self._launch_n if self._launch_n else 0.0,
             min_task_ms=self._min_task_ms or 1,
@@ -598,7 +686,9 @@ class PolicyRecorder:
             cancels_pending=master.startswith(("yarn", "k8s")),
             standalone=master.startswith(("spark://", "local-cluster")),
             capacity=capacity,
-            workers=local_cluster_workers(master),
+            workers=workers,
             executor_memory_mib=MemorySettings(app.conf, app.spark_version).executor_memory_mib or 1024,
             unavailable=unavailable,
+            shared_host=workers is not None,
+            fresh_sharing_mean=_fresh_sharing_mean(self.rows),
         )

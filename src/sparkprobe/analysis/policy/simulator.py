@@ -18,8 +18,11 @@ The model (docs/advice.md, "The policy simulator"):
 - **Executors** follow :mod:`~sparkprobe.analysis.policy.allocation` (Spark's target, ramp-up,
   idle deadlines, ``minExecutors`` floor and the target guard of ``removeExecutors``), arrive the
   run's measured delay after they were asked for, and go the run's measured release latency after
-  being released; with decommission on, their cached blocks first move to a live executor that is
-  not leaving (``spark.storage.decommission.rddBlocks.enabled``), or are lost when there is none.
+  being released; with decommission on, their cached blocks first move to a live executor that
+  is not leaving (``spark.storage.decommission.rddBlocks.enabled``), or are lost when there is none.
+- **One host** (``local-cluster``: ``Recording.shared_host``): the executors starting at once
+  share it, each progressing at ``1/n`` of its recorded time alone, and a first-wave task's
+  penalty is that of the fresh executors warming up with it.
   Shuffle output keeps an executor while the job that wrote it runs, then the shuffle tracking
   timeout applies (Spark's ContextCleaner may clean a shuffle earlier; that is not in the events).
 - Static allocation asks for ``spark.executor.instances`` (else, and always on a standalone
@@ -162,7 +165,14 @@ class _Sim:
         #: Executors timed out but kept by the floor or the target, until something changes.
         self.held: set[int] = set()
         self.next_eid = 0
-        self.outstanding: list[int] = []  # sequence numbers of arrivals not yet arrived
+        self.outstanding: list[int] = []  # start-up ids of executors asked for, not yet arrived
+        self.next_start = 0
+        #: On a shared host (Recording.shared_host): each start-up under way → its time alone
+        #: still to go, advanced at 1/n while n start together; only the next to finish has an
+        #: arrival event, of the current ``share_version``.
+        self.starting: dict[int, float] = {}
+        self.share_clock = rec.start_ms
+        self.share_version = 0
         self.cancelled: set[int] = set()
         self.arrivals_asked = 0
         self.active: list[_Stage] = []  # submitted, with units not yet launched, in submit order
@@ -223,6 +233,8 @@ class _Sim:
                     continue
                 self.end = time
                 break
+            if kind == _ARRIVE and self.rec.shared_host and b != self.share_version:
+                continue  # superseded: another start-up on the shared host began or ended since
             if self.trace is not None:
                 self.trace.append(f"{(time - self.start) / 1000:9.3f} {_NAMES[kind]} {a} {b}")
             handlers[kind](time, a, b, seq)
@@ -276,9 +288,35 @@ class _Sim:
             # The cluster holds no more: requests beyond are never filled.
             live = len([s for s in self.outstanding if s not in self.cancelled])
             count = min(count, cap - self.registered() - live)
+        shared = self.rec.shared_host
+        if shared:
+            self.share_progress(now)
         for i in range(max(0, count)):
-            seq = self.push(now + self.arrival_delay(i, initial), _ARRIVE)
-            self.outstanding.append(seq)
+            sid = self.next_start
+            self.next_start += 1
+            self.outstanding.append(sid)
+            if shared:
+                self.starting[sid] = float(self.arrival_delay(i, initial))
+            else:
+                self.push(now + self.arrival_delay(i, initial), _ARRIVE, sid)
+        if shared and count > 0:
+            self.share_next(now)
+
+    def share_progress(self, now: int) -> None:
+        """Advance the start-ups under way on the shared host to ``now`` (n of them: 1/n each)."""
+        if self.starting and now > self.share_clock:
+            step = (now - self.share_clock) / len(self.starting)
+            for sid in self.starting:
+                self.starting[sid] -= step
+        self.share_clock = now
+
+    def share_next(self, now: int) -> None:
+        """Schedule the arrival of the start-up that ends first at the present sharing."""
+        self.share_version += 1
+        if self.starting:
+            sid = min(self.starting, key=lambda s: (self.starting[s], s))
+            left = max(0.0, self.starting[sid]) * len(self.starting)
+            self.push(now + math.ceil(left), _ARRIVE, sid, self.share_version)
 
     def registered(self) -> int:
         """Executors registered now (``executorCountWithResourceProfile``)."""
@@ -301,13 +339,17 @@ class _Sim:
             for seq in live_outstanding[want:]:
                 self.cancelled.add(seq)
 
-    def on_arrive(self, now: int, _a: int, _b: int, seq: int) -> None:
-        if seq in self.cancelled:
-            self.cancelled.discard(seq)
-            self.outstanding.remove(seq)
+    def on_arrive(self, now: int, sid: int, version: int, _seq: int) -> None:
+        if self.rec.shared_host:
+            self.share_progress(now)
+            del self.starting[sid]
+            self.share_next(now)
+        if sid in self.cancelled:
+            self.cancelled.discard(sid)
+            self.outstanding.remove(sid)
             return
-        if seq in self.outstanding:
-            self.outstanding.remove(seq)
+        if sid in self.outstanding:
+            self.outstanding.remove(sid)
         ex = _Exec(self.next_eid, self.cores, self.slots, now)
         self.next_eid += 1
         self.execs[ex.eid] = ex
@@ -540,7 +582,12 @@ class _Sim:
         self.n_running += size
         stage.running += 1
         missing = self.missing_rdds(stage, first)
-        duration = self.draw(stage, size, missing, fresh=not ex.warm)
+        together = 0
+        if not ex.warm and self.rec.shared_host:
+            # Fresh JVMs warming up together on the shared host, this one included.
+            together = sum(1 for e in self.execs.values() if e.removed is None and not e.warm
+                           and (e.running > 0 or e is ex))
+        duration = self.draw(stage, size, missing, fresh=not ex.warm, together=together)
         ex.running += 1
         ex.idle_since = None
         self.refresh(ex)
@@ -565,18 +612,28 @@ class _Sim:
             return partition % rdd.partitions
         return partition
 
-    def draw(self, stage: _Stage, size: int, missing: tuple[int, ...], fresh: bool) -> int:
+    def solo_penalty(self) -> float:
+        """A fresh executor's penalty alone on the shared host (the run's, shared as recorded)."""
+        return self.rec.fresh_penalty_ms / max(1.0, self.rec.fresh_sharing_mean)
+
+    def draw(self, stage: _Stage, size: int, missing: tuple[int, ...], fresh: bool, together: int = 0) -> int:
         """The duration of ``size`` tasks of the stage, of the kind the cache state makes them.
 
         On a fresh executor: the mean of the stage's fresh tasks of that kind when the run had
-        some, else a warm task plus the run's fresh-executor penalty.
+        some, else a warm task plus the run's fresh-executor penalty. On a shared host
+        (``together`` > 0: the fresh executors warming up at once) the penalty is shared: the
+        recorded one is moved to what ``together`` fresh executors would have taken.
         """
         computing = bool(missing)
         row = stage.row
         if fresh:
             n, total_ms = row.fresh_computed if computing else row.fresh_plain
             if n:
-                return round(size * total_ms / n)
+                mean = total_ms / n
+                fresh_tasks = row.fresh_computed[0] + row.fresh_plain[0]
+                if together and row.fresh_sharing:
+                    mean += self.solo_penalty() * (together - row.fresh_sharing / fresh_tasks)
+                return max(0, round(size * mean))
         pool = stage.computed_pool if computing else stage.plain_pool
         total = 0
         for _ in range(size):
@@ -585,7 +642,8 @@ class _Sim:
             else:
                 total += self.synthesize(stage, computing, missing)
         if fresh:
-            total += size * round(self.rec.fresh_penalty_ms)
+            penalty = self.solo_penalty() * together if together else self.rec.fresh_penalty_ms
+            total += size * round(penalty)
         return max(0, total)
 
     def warm_mean(self, row: StageRecord, computing: bool) -> float | None:
