@@ -10,6 +10,7 @@ import org.apache.spark.SparkConf;
 import org.apache.spark.TaskContext;
 import org.apache.spark.api.java.JavaSparkContext;
 import org.apache.spark.scheduler.SparkListener;
+import org.apache.spark.scheduler.SparkListenerExecutorAdded;
 import org.apache.spark.scheduler.SparkListenerExecutorRemoved;
 
 /**
@@ -32,8 +33,14 @@ public final class ExecutorOom {
     public static void main(String[] args) throws InterruptedException {
         int executors = args.length > 0 ? Integer.parseInt(args[0]) : 2;
         JavaSparkContext jsc = new JavaSparkContext(new SparkConf().setAppName("sparkprobe-executor-oom"));
+        AtomicInteger added = new AtomicInteger();
         AtomicInteger removed = new AtomicInteger();
         jsc.sc().addSparkListener(new SparkListener() {
+            @Override
+            public void onExecutorAdded(SparkListenerExecutorAdded event) {
+                added.incrementAndGet();
+            }
+
             @Override
             public void onExecutorRemoved(SparkListenerExecutorRemoved event) {
                 removed.incrementAndGet();
@@ -41,7 +48,7 @@ public final class ExecutorOom {
         });
         try {
             System.out.println("APP ID " + jsc.sc().applicationId());
-            waitExecutors(jsc, executors, 0, removed);
+            waitExecutors(jsc, executors, 0, added, removed);
             List<Long> numbers = new ArrayList<>((int) N);
             for (long i = 1; i <= N; i++) {
                 numbers.add(i);
@@ -63,7 +70,7 @@ public final class ExecutorOom {
             // The job can end before the driver learns that the executor died (the retry is quick,
             // the dying JVM runs its shutdown hooks): the application goes on until the executor is
             // removed and the master has replaced it, so that both are part of the application.
-            int now = waitExecutors(jsc, executors, 1, removed);
+            int now = waitExecutors(jsc, executors, 1, added, removed);
             System.out.println("EXECUTORS REMOVED " + removed.get());
             System.out.println("EXECUTORS NOW " + now);
         } finally {
@@ -77,13 +84,18 @@ public final class ExecutorOom {
     }
 
     /**
-     * Wait (bounded) until at least {@code gone} executors were removed and {@code n} are registered;
-     * return how many are registered then.
+     * Wait (bounded) until at least {@code gone} executors were removed and {@code n} are registered,
+     * as block managers and as listener events; return how many are registered then.
+     *
+     * <p>The listener events count because the block managers alone can race: the dead executor's
+     * block manager may still be registered after its removal was posted, and then the count says 2
+     * before the replacement came (the event log then had 2 executors added, not 3).
      */
-    private static int waitExecutors(JavaSparkContext jsc, int n, int gone, AtomicInteger removed)
-            throws InterruptedException {
+    private static int waitExecutors(JavaSparkContext jsc, int n, int gone, AtomicInteger added,
+            AtomicInteger removed) throws InterruptedException {
         long deadline = System.currentTimeMillis() + WAIT_MS;
-        while ((removed.get() < gone || registered(jsc) < n) && System.currentTimeMillis() < deadline) {
+        while ((removed.get() < gone || registered(jsc) < n || added.get() - removed.get() < n)
+                && System.currentTimeMillis() < deadline) {
             Thread.sleep(100);
         }
         return registered(jsc);
