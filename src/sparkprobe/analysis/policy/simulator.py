@@ -20,11 +20,11 @@ The model (docs/advice.md, "The policy simulator"):
   run's measured delay after they were asked for, and go the run's measured release latency after
   being released; with decommission on, their cached blocks first move to a live executor that
   is not leaving (``spark.storage.decommission.rddBlocks.enabled``), or are lost when there is none.
+  Shuffle output keeps an executor while the job that wrote it runs, then the shuffle tracking
+  timeout applies (Spark's ContextCleaner may clean a shuffle earlier; that is not in the events).
 - **One host** (``local-cluster``: ``Recording.shared_host``): the executors starting at once
   share it, each progressing at ``1/n`` of its recorded time alone, and a first-wave task's
   penalty is that of the fresh executors warming up with it.
-  Shuffle output keeps an executor while the job that wrote it runs, then the shuffle tracking
-  timeout applies (Spark's ContextCleaner may clean a shuffle earlier; that is not in the events).
 - Static allocation asks for ``spark.executor.instances`` (else, and always on a standalone
   master, as many as the run had at most) at start and never gives them back.
 
