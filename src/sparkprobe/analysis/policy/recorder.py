@@ -42,6 +42,10 @@ MAX_POLICY_STAGES = 20_000
 _MAX_OFFSETS = 256
 #: Executor start-ups (request to registration) kept for a shared host's inversion (local-cluster).
 _MAX_STARTUPS = 1024
+#: First-wave launches further apart than this are two launch rounds: Spark launches one round's
+#: tasks back to back (1-31 ms apart, round-robin over the executors, in the public local-cluster
+#: logs), while executors that register apart start their first waves apart.
+_ROUND_GAP_MS = 100
 #: Requests waiting for an executor in the replay (older ones are dropped when over).
 _MAX_OUTSTANDING = 10_000
 #: A release later than this after its deadline is not a sample of the release latency.
@@ -78,8 +82,8 @@ class StageRecord:
     fresh_plain: tuple[int, int]
     #: Its tasks wrote shuffle output (executors that ran them hold shuffle data).
     shuffle_map: bool
-    #: Σ over its fresh tasks of the executors in their first wave when the task launched (itself
-    #: included): how many fresh JVMs warmed up together (0: not recorded).
+    #: Σ over its fresh tasks of the executors in their first wave once the task's launch round was
+    #: complete (itself included): how many fresh JVMs warmed up together (0: not recorded).
     fresh_sharing: int = 0
 
     @property
@@ -304,9 +308,14 @@ class PolicyRecorder:
         # first wave (as many tasks as it has slots) runs on a cold JVM.
         self._waves: dict[str, list[int]] = {}
         # First-wave tasks running per executor, and each such task's count of executors in their
-        # first wave at its launch (itself included): fresh JVMs warming up together.
+        # first wave once its launch round is complete (itself included): fresh JVMs warming up
+        # together. A round: first-wave launches back to back (no task end between, each within
+        # _ROUND_GAP_MS of the last), counted when it closes so that the order Spark launched them
+        # in does not matter (the replay counts an instant's launches the same way).
         self._fresh_running: dict[str, int] = {}
         self._fresh_together: dict[int, int] = {}
+        self._round: list[int] = []
+        self._round_last_ms = 0
         self._peak = 0
         self._removed_any = False
         self._profiles = False
@@ -501,8 +510,11 @@ class PolicyRecorder:
             if wave[0] == slots + 1:
                 wave[1] = e.launch
             elif wave[1] < 0:
+                if self._round and e.launch - self._round_last_ms > _ROUND_GAP_MS:
+                    self._close_round()
                 self._fresh_running[e.exec_id] = self._fresh_running.get(e.exec_id, 0) + 1
-                self._fresh_together[e.task_id] = len(self._fresh_running)
+                self._round.append(e.task_id)
+                self._round_last_ms = e.launch
         if active.first_launch is None or e.launch < active.first_launch:
             active.first_launch = e.launch
             ex = app.executors.get(e.exec_id)
@@ -515,6 +527,8 @@ class PolicyRecorder:
     def task_ended(self, e: TaskEnd, status: TaskStatus, computed: tuple[int, ...]) -> None:
         """A task attempt ended; ``computed``: the persisted RDDs whose partition it computed (not read)."""
         self._advance(e.finish)
+        if self._round:
+            self._close_round()
         together = self._fresh_together.pop(e.task_id, 0)
         if together:
             left = self._fresh_running.get(e.exec_id, 1) - 1
@@ -553,6 +567,13 @@ class PolicyRecorder:
             active.fresh_sharing += max(1, together)
         else:
             (active.computed if computed else active.plain).add(span)
+
+    def _close_round(self) -> None:
+        """Gives each first-wave task of the launch round just ended the fresh executors after it."""
+        together = len(self._fresh_running)
+        for task_id in self._round:
+            self._fresh_together[task_id] = together
+        self._round.clear()
 
     def stage_completed(self, e: StageCompleted, time: int) -> None:
         """A stage attempt completed: it becomes a record."""

@@ -196,6 +196,8 @@ class _Sim:
         # Task units running: id → (stage index, first partition, tasks, duration, RDDs it computes).
         self.units: dict[int, tuple[int, int, int, int, tuple[int, ...]]] = {}
         self.next_unit = 0
+        #: First-wave units launched at this instant on a shared host, not yet drawn: (unit, eid).
+        self.round: list[tuple[int, int]] = []
         # Per RDD: the extra time computing one partition costs over reading it.
         self.partition_cost: dict[int, float] = {}
         for rdd in rec.rdds.values():
@@ -560,6 +562,11 @@ class _Sim:
 
     def dispatch(self, now: int) -> None:
         """Give free task slots to the waiting tasks of the earliest submitted stages."""
+        self.fill(now)
+        if self.round:
+            self.close_round(now)
+
+    def fill(self, now: int) -> None:
         while self.active and self.free:
             stage = next((s for s in self.active if s.gate <= now and s.pending), None)
             if stage is None:
@@ -582,20 +589,31 @@ class _Sim:
         self.n_running += size
         stage.running += 1
         missing = self.missing_rdds(stage, first)
-        together = 0
-        if not ex.warm and self.rec.shared_host:
-            # Fresh JVMs warming up together on the shared host, this one included.
-            together = sum(1 for e in self.execs.values() if e.removed is None and not e.warm
-                           and (e.running > 0 or e is ex))
-        duration = self.draw(stage, size, missing, fresh=not ex.warm, together=together)
+        fresh = not ex.warm
         ex.running += 1
         ex.idle_since = None
         self.refresh(ex)
         self.next_unit += 1
-        self.units[self.next_unit] = (stage.index, first, size, duration, missing)
-        self.push(now + duration, _TASK_END, ex.eid, self.next_unit)
+        if fresh and self.rec.shared_host:
+            # Drawn once this instant's launches are all made (close_round), as the recorder counts.
+            self.round.append((self.next_unit, ex.eid))
+            self.units[self.next_unit] = (stage.index, first, size, 0, missing)
+        else:
+            duration = self.draw(stage, size, missing, fresh=fresh)
+            self.units[self.next_unit] = (stage.index, first, size, duration, missing)
+            self.push(now + duration, _TASK_END, ex.eid, self.next_unit)
         if self.rule is not None and self.pending_tasks() == 0:
             self.rule.queue_empty()
+
+    def close_round(self, now: int) -> None:
+        """Draws the first-wave tasks just launched on a shared host, with the fresh JVMs now warming up."""
+        together = sum(1 for e in self.execs.values() if e.removed is None and not e.warm and e.running > 0)
+        for unit, eid in self.round:
+            index, first, size, _, missing = self.units[unit]
+            duration = self.draw(self.stages[index], size, missing, fresh=True, together=together)
+            self.units[unit] = (index, first, size, duration, missing)
+            self.push(now + duration, _TASK_END, eid, unit)
+        self.round.clear()
 
     def missing_rdds(self, stage: _Stage, partition: int) -> tuple[int, ...]:
         out = []
