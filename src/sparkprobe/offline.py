@@ -19,7 +19,7 @@ from sparkprobe.model import AppReport, SourceInfo
 from sparkprobe.outputs.report import format_text, write_json
 from sparkprobe.sources.eventlog import EventLogError, LogReader, LogSource, ReadLimits, check_event_log, scan
 
-__all__ = ["analyze_source", "default_jobs", "read_limits_of", "run_analyze"]
+__all__ = ["analyze_source", "default_jobs", "log_failure", "read_limits_of", "run_analyze"]
 
 
 def default_jobs() -> int:
@@ -123,15 +123,37 @@ class _Done:
     error: str = ""
 
 
+def log_failure(exc: Exception, memory_hint: str = "") -> str:
+    """Why one log has no report, in one line (``analyze``'s stderr, a fleet row's error).
+
+    The reader's refusals and unreadable files are the log's; anything else is sparkprobe's own
+    bug, said as such with where it was raised, so that one log's failure is one reported failure
+    and the other logs of the run are still analysed, serially and with ``--jobs`` alike.
+    """
+    if isinstance(exc, EventLogError):
+        return str(exc)
+    if isinstance(exc, OSError):
+        return f"cannot read: {exc}"
+    if isinstance(exc, MemoryError):
+        return "out of memory" + (f": {memory_hint}" if memory_hint else "")
+    if isinstance(exc, RecursionError):
+        return f"too deeply nested: {exc}"
+    where = ""
+    tb = exc.__traceback__
+    while tb is not None and tb.tb_next is not None:
+        tb = tb.tb_next
+    if tb is not None:
+        where = f" at {os.path.basename(tb.tb_frame.f_code.co_filename)}:{tb.tb_lineno}"
+    return f"internal error ({type(exc).__name__}{where}): {exc} (a sparkprobe bug: please report it)"
+
+
 def _run_job(job: _Job, progress: Callable[[int], None] | None = None) -> _Done:
-    """Analyze one log; the reader's refusals and unreadable files are an outcome, not an exception."""
+    """Analyze one log; a failure (the log's or the analyzer's) is an outcome, not an exception."""
     try:
         report = analyze_source(job.source, job.limits, progress, policies=job.policies,
                                 wall_bound=job.wall_bound, read_limits=job.read_limits)
-    except EventLogError as exc:
-        return _Done(job.index, None, str(exc))
-    except OSError as exc:
-        return _Done(job.index, None, f"cannot read: {exc}")
+    except Exception as exc:  # noqa: BLE001 - one log's failure must cost one reported failure, not the run
+        return _Done(job.index, None, log_failure(exc))
     return _Done(job.index, report)
 
 

@@ -53,10 +53,10 @@ def without_dac(cmd: list[str]) -> list[str]:
     return [setpriv, "--bounding-set", "-dac_override,-dac_read_search", *cmd]
 
 
-def run_cli(*args: str, dac: bool = False) -> tuple[int, str, str, float]:
+def run_cli(*args: str, dac: bool = False, env: dict[str, str] | None = None) -> tuple[int, str, str, float]:
     """``sparkprobe ARGS`` in a child: exit code, stdout, stderr (without the peak line), peak MiB."""
     cmd = [sys.executable, "-c", _OWN_PEAK, *args]
-    proc = subprocess.run(without_dac(cmd) if dac else cmd, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(without_dac(cmd) if dac else cmd, capture_output=True, text=True, timeout=600, env=env)
     lines = proc.stderr.splitlines()
     peak = [int(x.split("=")[1]) / 1024 for x in lines if x.startswith("VMHWM_KB=")]
     stderr = "\n".join(x for x in lines if not x.startswith("VMHWM_KB="))
@@ -292,3 +292,33 @@ def test_analyze_in_parallel_writes_the_serial_report(tmp_path: Path) -> None:
     assert code == 1 and len(stderr_lines) == 1, stderr_lines
     assert "app-random" in stderr_lines[0] and "not a Spark event log" in stderr_lines[0]
     assert len(json.loads(body)["apps"]) >= len(logs)
+
+
+# Loaded by every interpreter of the run (the CLI's and each spawned worker's) through PYTHONPATH:
+# the analyzer raises on one log, as a bug of sparkprobe's own would.
+_BUGGY_ANALYZER = """
+import sparkprobe.offline as offline
+_real = offline.analyze_source
+def analyze_source(source, *args, **kwargs):
+    if source.name == "app-buggy":
+        raise KeyError("a bug")
+    return _real(source, *args, **kwargs)
+offline.analyze_source = analyze_source
+"""
+
+
+@pytest.mark.parametrize("jobs", ["1", "3"])
+def test_an_analyzer_bug_on_one_log_is_one_reported_failure(jobs: str, tmp_path: Path) -> None:
+    """Serially and in workers alike: that log is named with the error, the others are reported, exit 1."""
+    hook = tmp_path / "hook"
+    hook.mkdir()
+    (hook / "sitecustomize.py").write_text(_BUGGY_ANALYZER)
+    shutil.copy(PLAIN_LOG, tmp_path / "app-buggy")
+    paths = [str(PLAIN_LOG), str(tmp_path / "app-buggy"), str(EVENTLOGS / "recorded" / "spark-3.5.9-lz4")]
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [str(hook), os.environ.get("PYTHONPATH", "")])))
+    out = tmp_path / "report.json"
+    code, _, stderr, _ = run_cli("analyze", *paths, "--jobs", jobs, "--format", "json", "-o", str(out), env=env)
+    assert code == 1, stderr
+    (line,) = stderr.splitlines()
+    assert "app-buggy: internal error (KeyError at " in line and "a bug" in line, line
+    assert len(json.loads(out.read_text())["apps"]) == 2

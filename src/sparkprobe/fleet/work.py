@@ -18,8 +18,8 @@ from typing import Final
 from sparkprobe.fleet.identity import LogIdentity
 from sparkprobe.fleet.row import AppRow, row_from_report
 from sparkprobe.model import AppReport
-from sparkprobe.offline import analyze_source
-from sparkprobe.sources.eventlog import EventLogError, LogSource, ReadLimits
+from sparkprobe.offline import analyze_source, log_failure
+from sparkprobe.sources.eventlog import LogSource, ReadLimits
 
 __all__ = ["LogResult", "LogTask", "analyze_task", "app_report_name", "peak_rss_bytes"]
 
@@ -100,14 +100,6 @@ def analyze_task(task: LogTask, read_limits: ReadLimits | None = None) -> LogRes
                 _write_html(report, task.html_dir)
             except OSError as exc:
                 html_error = f"cannot write its HTML report: {exc}"
-    except EventLogError as exc:
-        error = str(exc)
-    except OSError as exc:
-        error = f"cannot read: {exc}"
-    except MemoryError:
-        error = "out of memory: the log needs more than the worker may use (--worker-memory)"
-    except RecursionError as exc:
-        error = f"too deeply nested: {exc}"
     except Exception as exc:  # noqa: BLE001 - one log's bug must cost one failure row, not the fleet run
-        error = f"internal error ({type(exc).__name__}): {exc}"
+        error = log_failure(exc, "the log needs more than the worker may use (--worker-memory)")
     return LogResult(task.identity, row, error, time.perf_counter() - started, peak_rss_bytes(), html_error)
