@@ -76,7 +76,8 @@ def resolve_jar(spec: str, python: str = sys.executable) -> tuple[str | None, st
             spec = f"git:{ref} ({commit})"
             tree = scratch / "tree"
             tree.mkdir()
-            archive = subprocess.run(["git", "-C", str(REPO), "archive", commit, "jvm-listener"], check=True,
+            archive = subprocess.run(["git", "-C", str(REPO), "archive", commit, "jvm-listener",
+                                      "src/sparkprobe/_version.py"], check=True,
                                      capture_output=True).stdout
             subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
         subprocess.run([python, str(tree / "jvm-listener" / "build_jar.py"), str(out)], check=True,

@@ -21,7 +21,8 @@ import org.slf4j.LoggerFactory;
  */
 final class Sender {
     private static final Logger LOG = LoggerFactory.getLogger(Sender.class);
-    static final String LISTENER_VERSION = "0.1.0";
+    /** The package's version (src/sparkprobe/_version.py, through the generated {@code BuildInfo}). */
+    static final String LISTENER_VERSION = BuildInfo.VERSION;
     static final int WIRE_VERSION = 1;
 
     final ProbeConfig cfg;
