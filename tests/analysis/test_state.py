@@ -308,3 +308,24 @@ def test_overlapping_driver_stamps_never_make_more_cores_busy_than_exist() -> No
     assert s["tasks"]["run_seconds"] == pytest.approx(9 * 0.13 + 0.1)  # task time: the spans, as Spark shows
     assert s["busy_core_seconds"] == pytest.approx(1.0)  # the core was busy 0..1 s, never twice
     assert s["idle_core_seconds"] == pytest.approx(1.0) == s["idle_executor_seconds"]
+
+
+def test_settings_read_at_every_event_follow_a_later_conf() -> None:
+    # The ledgers' settings are parsed once per conf; a second conf line (the listener's replay
+    # after a reconnect, a late conf) must change them.
+    def settings(state: AppState) -> tuple[int, int, bool | None, bool]:
+        return state.task_cpus, state.min_executors, state.dynamic_allocation, state.shuffle_tracking
+
+    state = AppState()
+    state.apply(Conf({"spark.task.cpus": "1", "spark.dynamicAllocation.enabled": "false"}))
+    assert settings(state) == (1, 0, False, False)
+    threshold = state.idle_threshold_ms
+    state.apply(Conf({
+        "spark.task.cpus": "2",
+        "spark.dynamicAllocation.enabled": "true",
+        "spark.dynamicAllocation.minExecutors": "3",
+        "spark.dynamicAllocation.shuffleTracking.enabled": "true",
+        "spark.dynamicAllocation.executorIdleTimeout": "600s",
+    }))
+    assert settings(state) == (2, 3, True, True)
+    assert state.idle_threshold_ms == 750_000 != threshold  # the timeout plus a quarter of it

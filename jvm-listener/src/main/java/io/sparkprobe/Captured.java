@@ -1,5 +1,6 @@
 package io.sparkprobe;
 
+import org.apache.spark.executor.ExecutorMetrics;
 import org.apache.spark.executor.TaskMetrics;
 import org.apache.spark.scheduler.SparkListenerTaskEnd;
 import org.apache.spark.scheduler.SparkListenerTaskStart;
@@ -13,9 +14,14 @@ import org.apache.spark.storage.BlockUpdatedInfo;
  *
  * <p>The bus thread only copies the fields the wire line needs (no text, no number formatting, no
  * escaping) and offers the record to the queue. Fields are copied, not referenced, where Spark's
- * objects are mutable or heavy: a {@code TaskInfo} keeps changing after {@code TaskStart}, and a
- * queue full of {@code TaskMetrics} (dozens of accumulators each) would hold far more driver memory
- * than these copies. {@link BlockUpdatedInfo} is an immutable case class, so it is kept as is.
+ * objects are mutable: a {@code TaskInfo} keeps changing after {@code TaskStart}. A task end's
+ * {@code TaskMetrics} and executor metrics peaks are never changed after the event is posted, but
+ * are heavy (dozens of accumulators each) and cold in the bus thread's cache: reading them was most
+ * of the bus thread's time per task end. So they are kept by reference and read on the sender
+ * thread ({@link #resolve}) while the queue is short, which bounds what they hold
+ * ({@link EventQueue#DEFER_BACKLOG} events); past that (an agent slow or away) the bus thread reads
+ * them at once, and the queue holds only the copies. {@link BlockUpdatedInfo} is an immutable case
+ * class, so it is kept as is.
  *
  * <p>One mutable class for the three kinds, so that records are reused ({@link RecordPool}): the bus
  * thread then allocates nothing per event. An allocation there is not only its own cost: when it
@@ -62,6 +68,10 @@ final class Captured {
      */
     long[] peaks;
     boolean hasPeaks;
+    /** A task end whose metrics are still to be read ({@link #resolve}): Spark's, by reference. */
+    private TaskMetrics metricsRef;
+    private ExecutorMetrics peaksRef;
+    private boolean unresolved;
     // block_updated
     BlockUpdatedInfo block;
 
@@ -71,22 +81,44 @@ final class Captured {
         return this;
     }
 
-    Captured taskEnd(SparkListenerTaskEnd e) throws Exception {
+    /**
+     * A task end: its {@code TaskInfo} fields now, its metrics and peaks now or, with {@code defer},
+     * when the sender encodes the record ({@link #resolve}).
+     */
+    Captured taskEnd(SparkListenerTaskEnd e, boolean defer) throws Exception {
         kind = TASK_END;
         TaskInfo ti = e.taskInfo();
         task(e.stageId(), e.stageAttemptId(), ti);
         finish = ti.finishTime();
         reason = Wire.reasonName(e.reason());
+        metricsRef = e.taskMetrics();
+        peaksRef = e.taskExecutorMetrics();
+        unresolved = true;
+        if (!defer) {
+            resolve();
+        }
+        return this;
+    }
+
+    /** Reads a task end's metrics and peaks into the record and lets go of Spark's objects. */
+    void resolve() throws Exception {
+        if (!unresolved) {
+            return;
+        }
+        unresolved = false;
+        TaskMetrics m = metricsRef;
+        ExecutorMetrics p = peaksRef;
+        metricsRef = null;
+        peaksRef = null;
         if (peaks == null) {
             peaks = ExecutorPeaks.newValues(); // once per record: pooled records keep theirs
         }
-        hasPeaks = ExecutorPeaks.copy(e.taskExecutorMetrics(), peaks);
-        TaskMetrics m = e.taskMetrics();
+        hasPeaks = ExecutorPeaks.copy(p, peaks);
         hasMetrics = m != null;
         if (m == null) {
             runMs = cpuNs = gcMs = shuffleReadBytes = shuffleWriteBytes = 0;
             memorySpilled = diskSpilled = inputBytes = outputBytes = peakMemory = 0;
-            return this;
+            return;
         }
         runMs = m.executorRunTime();
         cpuNs = m.executorCpuTime();
@@ -98,7 +130,6 @@ final class Captured {
         inputBytes = m.inputMetrics().bytesRead();
         outputBytes = m.outputMetrics().bytesWritten();
         peakMemory = m.peakExecutionMemory();
-        return this;
     }
 
     /** An RDD block update (the caller has checked the block id is an RDD block). */
@@ -121,12 +152,13 @@ final class Captured {
     }
 
     /** Appends the wire line (without its newline) to the sender's batch. */
-    void encode(JsonLine out) {
+    void encode(JsonLine out) throws Exception {
         switch (kind) {
             case TASK_START:
                 Wire.taskStart(out, this);
                 break;
             case TASK_END:
+                resolve();
                 Wire.taskEnd(out, this);
                 if (hasPeaks) { // the event log's "Task Executor Metrics", as the record that follows
                     out.raw('\n');
@@ -147,6 +179,9 @@ final class Captured {
     void clear() {
         kind = 0;
         hasPeaks = false;
+        unresolved = false;
+        metricsRef = null;
+        peaksRef = null;
         execId = null;
         reason = null;
         block = null;

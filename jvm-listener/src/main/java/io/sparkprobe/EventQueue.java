@@ -33,9 +33,16 @@ final class EventQueue {
     /**
      * Backlog at which a producer wakes a parked consumer (a quarter of the queue when that is less);
      * below it the consumer's poll picks it up. At a job's usual rates the poll comes first; at 100,000
-     * events/s this wakes the sender every 40 ms, which keeps the queue far from full.
+     * events/s this wakes the sender every 10 ms, which keeps the queue far from full. It equals
+     * {@link #DEFER_BACKLOG}, so that a fast job's task ends stay below it between wake-ups.
      */
-    static final int WAKE_BACKLOG = 4096;
+    static final int WAKE_BACKLOG = 1024;
+    /**
+     * Below this backlog a task end's metrics are read by the sender, not the bus thread
+     * ({@link Captured}): at most this many task ends hold Spark's {@code TaskMetrics} (a few KB
+     * each) in the queue.
+     */
+    static final int DEFER_BACKLOG = 1024;
     private final int wakeBacklog;
 
     EventQueue(int capacity) {
@@ -87,6 +94,11 @@ final class EventQueue {
     }
 
     /** Elements ever accepted (the producers' claimed indexes): exact, from any thread. */
+    /** Events offered and not yet taken: exact for the one producer Spark's bus is, an estimate otherwise. */
+    long backlog() {
+        return head.get() - tail;
+    }
+
     long accepted() {
         return head.get();
     }

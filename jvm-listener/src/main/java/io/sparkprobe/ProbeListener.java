@@ -420,7 +420,7 @@ public class ProbeListener extends SparkListener {
         Sender s = null;
         try {
             s = sender();
-            s.offer(s.record().taskEnd(e)); // encoded on the sender thread
+            s.offer(s.record().taskEnd(e, s.deferReads())); // metrics read and encoded on the sender thread
         } catch (Throwable t) {
             internalError(t);
         }

@@ -112,6 +112,11 @@ final class Sender {
         return records.take();
     }
 
+    /** Whether a task end's metrics may be read later, by the sender: the queue is short ({@link Captured}). */
+    boolean deferReads() {
+        return queue.backlog() < EventQueue.DEFER_BACKLOG;
+    }
+
     void setAppId(String id) {
         if (id != null && !id.isEmpty() && appId == null) {
             appId = id;
