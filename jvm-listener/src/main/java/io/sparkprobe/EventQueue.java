@@ -93,12 +93,12 @@ final class EventQueue {
         return e;
     }
 
-    /** Elements ever accepted (the producers' claimed indexes): exact, from any thread. */
     /** Events offered and not yet taken: exact for the one producer Spark's bus is, an estimate otherwise. */
     long backlog() {
         return head.get() - tail;
     }
 
+    /** Elements ever accepted (the producers' claimed indexes): exact, from any thread. */
     long accepted() {
         return head.get();
     }
