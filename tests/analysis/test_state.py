@@ -311,8 +311,8 @@ def test_overlapping_driver_stamps_never_make_more_cores_busy_than_exist() -> No
 
 
 def test_settings_read_at_every_event_follow_a_later_conf() -> None:
-    # The ledgers' settings are parsed once per conf; a second conf line (the listener's replay
-    # after a reconnect, a late conf) must change them.
+    # The settings the ledgers read at every event come from the conf as it is now: a second conf
+    # line (the listener's replay after a reconnect, a late conf) must change them.
     def settings(state: AppState) -> tuple[int, int, bool | None, bool]:
         return state.task_cpus, state.min_executors, state.dynamic_allocation, state.shuffle_tracking
 

@@ -31,18 +31,18 @@ final class EventQueue {
     private volatile boolean parked;
     private volatile Thread consumer;
     /**
-     * Backlog at which a producer wakes a parked consumer (a quarter of the queue when that is less);
-     * below it the consumer's poll picks it up. At a job's usual rates the poll comes first; at 100,000
-     * events/s this wakes the sender every 10 ms, which keeps the queue far from full. It equals
-     * {@link #DEFER_BACKLOG}, so that a fast job's task ends stay below it between wake-ups.
-     */
-    static final int WAKE_BACKLOG = 1024;
-    /**
      * Below this backlog a task end's metrics are read by the sender, not the bus thread
      * ({@link Captured}): at most this many task ends hold Spark's {@code TaskMetrics} (a few KB
      * each) in the queue.
      */
     static final int DEFER_BACKLOG = 1024;
+    /**
+     * Backlog at which a producer wakes a parked consumer (a quarter of the queue when that is less);
+     * below it the consumer's poll picks it up. At a job's usual rates the poll comes first; at 100,000
+     * events/s this wakes the sender every 10 ms, which keeps the queue far from full. It is
+     * {@link #DEFER_BACKLOG}, so that a fast job's task ends stay below that between wake-ups.
+     */
+    static final int WAKE_BACKLOG = DEFER_BACKLOG;
     private final int wakeBacklog;
 
     EventQueue(int capacity) {
